@@ -1,0 +1,149 @@
+/**
+ * `config.yaml` schema, defaults and loading. Every field has a default, so an empty or missing
+ * file is a valid config; a present but wrong field fails with a message naming the field, the
+ * value given and what was expected (ConfigError).
+ *
+ * Durations accept `500ms`/`30s`/`5m`/`2h`/`7d` or bare milliseconds and are stored as ms.
+ */
+import { z } from "zod";
+import YAML from "yaml";
+import { parseDuration } from "./duration.ts";
+import { CHANNELS } from "../market/events.ts";
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+const duration = (def: string) =>
+  z.union([z.string(), z.number()]).default(def).transform((v, ctx) => {
+    try {
+      return parseDuration(v);
+    } catch {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: "expected a duration such as 500ms, 30s, 5m, 2h or 7d",
+      });
+      return z.NEVER;
+    }
+  });
+
+const symbol = z.string().regex(/^[A-Z0-9]{2,30}$/, "expected an upper-case symbol like BTCUSDT");
+const url = (protocols: string[]) =>
+  z.string().url().refine((u) => protocols.includes(new URL(u).protocol), {
+    message: `expected a URL with scheme ${protocols.join(" or ")}`,
+  });
+
+export const ConfigSchema = z.object({
+  exchange: z.object({
+    /** REST base URL (API.md §0). */
+    restUrl: url(["https:", "http:"]).default("https://api.bitget.com"),
+    /** Public WebSocket v2 URL (API.md §0). */
+    wsPublicUrl: url(["wss:", "ws:"]).default("wss://ws.bitget.com/v2/ws/public"),
+    /** productType / instType for USDT-M perpetuals. */
+    productType: z.enum(["USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES"]).default("USDT-FUTURES"),
+  }).strict().default({}),
+  collect: z.object({
+    symbols: z.array(symbol).min(1).default(["BTCUSDT", "ETHUSDT"]),
+    /** Public channels to record; `books` is full depth with checksum (heavier than books15). */
+    channels: z.array(z.enum(CHANNELS as [string, ...string[]])).min(1)
+      .default(["ticker", "trade", "books15", "books", "candle1m", "candle15m"]),
+    /** SQLite file. */
+    db: z.string().min(1).default("data/bitget.db"),
+  }).strict().default({}),
+  ws: z.object({
+    /** Channels (symbol × channel) per connection; Bitget recommends < 50 (API.md §1.1). */
+    maxChannelsPerConnection: z.number().int().min(1).max(1000).default(48),
+    /** Args per subscribe message; the args must also stay ≤ 4096 bytes (API.md §1.1). */
+    maxArgsPerMessage: z.number().int().min(1).max(100).default(15),
+    /** Client → server messages per second per connection; Bitget's cap is 10 (API.md §1.1). */
+    maxMessagesPerSecond: z.number().min(0.1).max(10).default(8),
+    /** Text `ping` interval; Bitget asks for 30 s (API.md §1.1). */
+    pingInterval: duration("30s"),
+    /** A connection that received nothing (not even `pong`) for this long is dead. */
+    staleAfter: duration("45s"),
+    reconnectMinDelay: duration("1s"),
+    reconnectMaxDelay: duration("30s"),
+    /** Subscribe requests per hour per connection (Bitget: 240, API.md §1.1). */
+    maxSubscribesPerHour: z.number().int().min(1).max(240).default(200),
+  }).strict().default({}),
+  rest: z.object({
+    /** Requests per second per endpoint; Bitget allows 20/s/IP on public market endpoints. */
+    ratePerSecond: z.number().min(0.1).max(20).default(10),
+    timeout: duration("10s"),
+    /** Poll intervals; 0 disables a poller. */
+    symbolPriceInterval: duration("5s"),
+    openInterestInterval: duration("30s"),
+    fundingRateInterval: duration("60s"),
+    fundingTimeInterval: duration("5m"),
+    contractsInterval: duration("6h"),
+  }).strict().default({}),
+  store: z.object({
+    /** Longest a batch stays open before it is committed (the most a kill can lose). */
+    batchMaxAge: duration("250ms"),
+    /** Events per batch before an early commit. */
+    batchMaxEvents: z.number().int().min(1).max(1_000_000).default(20_000),
+    /** Raw order-book rows older than this are deleted (0 = keep forever). */
+    rawBooksRetention: duration("7d"),
+    /** Raw trades, tickers and REST samples older than this are deleted (0 = keep forever). */
+    rawOtherRetention: duration("0"),
+    retentionCheckInterval: duration("1h"),
+  }).strict().default({}),
+  log: z.object({
+    level: z.enum(["debug", "info", "warn", "error"]).default("info"),
+    /** `auto`: readable text on a TTY, JSON lines otherwise (journald). */
+    format: z.enum(["auto", "json", "text"]).default("auto"),
+    statusInterval: duration("10s"),
+  }).strict().default({}),
+}).strict();
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+function describe(v: unknown): string {
+  if (v === undefined) return "nothing";
+  const s = JSON.stringify(v);
+  return s.length > 60 ? s.slice(0, 57) + "..." : s;
+}
+
+function valueAt(root: unknown, path: (string | number)[]): unknown {
+  let v: unknown = root;
+  for (const k of path) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<string | number, unknown>)[k];
+  }
+  return v;
+}
+
+/** Validates a parsed config object; throws ConfigError naming field, value and expectation. */
+export function parseConfig(raw: unknown, source = "config"): Config {
+  const res = ConfigSchema.safeParse(raw ?? {});
+  if (res.success) return res.data;
+  const lines = res.error.issues.map((i) => {
+    const field = i.path.join(".") || "(root)";
+    if (i.code === "unrecognized_keys") {
+      return `${field === "(root)" ? "" : field + ": "}unknown field(s) ${i.keys.join(", ")}`;
+    }
+    return `${field}: got ${describe(valueAt(raw, i.path))}: ${i.message}`;
+  });
+  throw new ConfigError(`${source}: invalid configuration\n  ${lines.join("\n  ")}`);
+}
+
+/**
+ * Reads and validates a YAML config file. A missing file yields the defaults only when
+ * `optional` is true (the default path); a named file that is missing is an error.
+ */
+export function loadConfig(path: string, optional = false): Config {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (e) {
+    if (optional && e instanceof Deno.errors.NotFound) return parseConfig({}, path);
+    throw new ConfigError(`${path}: cannot read config: ${(e as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = YAML.parse(text);
+  } catch (e) {
+    throw new ConfigError(`${path}: not valid YAML: ${(e as Error).message}`);
+  }
+  return parseConfig(raw, path);
+}
