@@ -13,6 +13,8 @@
 export const MISSING_NONE = 0;
 export const MISSING_ZERO = 1;
 export const MISSING_NAN = 2;
+/** LightGBM `kZeroThreshold` (meta.h, the float 1e-35f): inputs with |v| ≤ this are read as 0. */
+export const K_ZERO_THRESHOLD = Math.fround(1e-35);
 
 /** One tree; arrays are indexed by internal node (length numLeaves−1) or leaf (numLeaves). */
 export interface Tree {
@@ -69,6 +71,9 @@ export function leafIndex(tree: Tree, row: ArrayLike<number>): number {
   let node = 0;
   while (node >= 0) {
     let v = row[tree.splitFeature[node]];
+    // LightGBM's parsers and dense-row predictor keep only values with |v| > kZeroThreshold (or
+    // NaN): anything in the zero band reaches the trees as 0 (c_api.cpp, RowFunctionFromDense…).
+    if (v >= -K_ZERO_THRESHOLD && v <= K_ZERO_THRESHOLD) v = 0;
     const dt = tree.decisionType[node];
     const missing = (dt >> 2) & 3;
     if (Number.isNaN(v) && missing !== MISSING_NAN) v = 0;

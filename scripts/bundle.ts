@@ -1,0 +1,42 @@
+/**
+ * Offline proof of compile-readiness: `deno compile` needs to download its `denort` runtime, which an
+ * offline machine cannot do, so this bundles exactly what the compile tasks embed — the entry point,
+ * every worker module, and the onnxruntime-web `.wasm` — into `dist/bundle/`. Running
+ * `dist/bundle/main.js` with the compile tasks' permission flags and no `node_modules` then shows the
+ * program needs nothing else (tests/compile_ready_test.ts does this).
+ *
+ * Usage: deno task bundle [outDir]
+ */
+export const BUNDLE_ENTRIES: Record<string, string> = {
+  "main.js": "src/main.ts",
+  "ingest_worker.js": "src/ingest/ingest_worker.ts",
+};
+
+export const ORT_WASM = "node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm";
+
+/** Bundles into `outDir`; throws with esbuild's message when a bundle fails. */
+export async function bundle(outDir = "dist/bundle"): Promise<string[]> {
+  await Deno.mkdir(outDir, { recursive: true });
+  const written: string[] = [];
+  for (const [out, entry] of Object.entries(BUNDLE_ENTRIES)) {
+    const target = `${outDir}/${out}`;
+    const res = await new Deno.Command(Deno.execPath(), {
+      args: ["bundle", "--quiet", "--platform=deno", "--output", target, entry],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!res.success) {
+      throw new Error(`deno bundle ${entry} failed:\n${new TextDecoder().decode(res.stderr)}`);
+    }
+    written.push(target);
+  }
+  const wasmOut = `${outDir}/ort-wasm-simd-threaded.wasm`;
+  await Deno.copyFile(ORT_WASM, wasmOut);
+  written.push(wasmOut);
+  return written;
+}
+
+if (import.meta.main) {
+  const files = await bundle(Deno.args[0]);
+  for (const f of files) console.log(`${f}\t${(await Deno.stat(f)).size} bytes`);
+}

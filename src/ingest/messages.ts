@@ -1,0 +1,94 @@
+/**
+ * Messages between the main thread and the ingest workers (structured-clone friendly).
+ *
+ * main → worker: `start` (once, right after the worker is created), `stop`.
+ * worker → main: `batch` (every ~50 ms or 1000 events), `stats` (every statsIntervalMs), `log`,
+ * `stopped` (after the final batch).
+ */
+import type { MarketEvent } from "../market/events.ts";
+import type { ShardPlan } from "./shards.ts";
+
+/** Everything a worker needs; built on the main thread from the Config (see `runnerSettings`). */
+export interface RunnerSettings {
+  wsUrl: string;
+  instType: string;
+  ws: {
+    maxMessagesPerSecond: number;
+    maxArgsPerMessage: number;
+    pingInterval: number;
+    staleAfter: number;
+    reconnectMinDelay: number;
+    reconnectMaxDelay: number;
+    maxSubscribesPerHour: number;
+    /** Uptime after which the reconnect backoff resets (ms). */
+    healthyAfter?: number;
+  };
+  /** Longest a batch waits before it is posted (ms, default 50). */
+  batchMaxMs?: number;
+  /** Events per batch before an early post (default 1000). */
+  batchMaxEvents?: number;
+  /** Stats cadence (ms, default 10 000). */
+  statsIntervalMs?: number;
+  logLevel?: "debug" | "info" | "warn" | "error";
+}
+
+export interface StartMessage {
+  type: "start";
+  shard: ShardPlan;
+  settings: RunnerSettings;
+}
+
+export interface StopMessage {
+  type: "stop";
+}
+
+export type ToWorker = StartMessage | StopMessage;
+
+export interface BatchMessage {
+  type: "batch";
+  shard: number;
+  events: MarketEvent[];
+  /** Data frames per `SYMBOL|channel` in this batch. */
+  frameCounts: Record<string, number>;
+  /** Local receive time (epoch ms) of the first frame in this batch. */
+  firstRecvTs: number;
+}
+
+/**
+ * Periodic worker statistics. `framesPerSec` and `lagMs` cover the last interval; the other
+ * counters are totals since the worker started (diff them for rates).
+ */
+export interface StatsMessage {
+  type: "stats";
+  shard: number;
+  /** Epoch ms when the stats were taken. */
+  ts: number;
+  intervalMs: number;
+  /** Data frames per second per channel over the interval. */
+  framesPerSec: Record<string, number>;
+  /** Receive lag = recvTs − exchange push ts (ms) over the interval; null without samples. */
+  lagMs: { p50: number; p99: number; samples: number } | null;
+  connection: string;
+  reconnects: number;
+  malformed: Record<string, number>;
+  checksumFailures: number;
+  sequenceGaps: number;
+  subscribeErrors: number;
+  duplicateTrades: number;
+  subscriptions: { pending: number; active: number; failed: number };
+}
+
+export interface LogMessage {
+  type: "log";
+  shard: number;
+  level: "debug" | "info" | "warn" | "error";
+  msg: string;
+  fields: Record<string, unknown>;
+}
+
+export interface StoppedMessage {
+  type: "stopped";
+  shard: number;
+}
+
+export type FromWorker = BatchMessage | StatsMessage | LogMessage | StoppedMessage;
