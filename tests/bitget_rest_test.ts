@@ -122,6 +122,85 @@ Deno.test("typed methods on the recorded REST responses", async () => {
   }
 });
 
+Deno.test("docs and recorded REST fixtures parse through the typed methods", async () => {
+  const FIX = new URL("bitget/fixtures/", SHARED);
+  const body = (f: string) => Deno.readTextFileSync(new URL(f, FIX));
+  let files: Record<string, string> = {};
+  const srv = server((u) => {
+    const f = files[u.pathname.split("/").at(-1)!];
+    return f ? new Response(body(f)) : bitgetError(404, "40404", "not served");
+  });
+  const rest = client(srv.url);
+  try {
+    files = {
+      "contracts": "docs/rest_contracts.json",
+      "symbol-price": "docs/rest_symbol_price.json",
+      "open-interest": "docs/rest_open_interest.json",
+      "current-fund-rate": "docs/rest_current_fund_rate.json",
+      "funding-time": "docs/rest_funding_time.json",
+      "history-fund-rate": "docs/rest_history_fund_rate.json",
+      "history-candles": "docs/rest_history_candles.json",
+    };
+    const { specs } = await rest.contracts();
+    assert.equal(specs[0].symbol, "BTCUSDT");
+    assert.equal(specs[0].makerFeeRate, 0.0004, "doc example fee (recordings say 0.0002)");
+    const [m] = await rest.symbolPrice("BTCUSDT");
+    assert.deepEqual([m.last, m.indexPrice, m.markPrice, m.ts], [
+      26242,
+      34867,
+      25555,
+      1695793390482,
+    ]);
+    const [oi] = await rest.openInterest("BTCUSDT");
+    assert.deepEqual([oi.openInterest, oi.ts], [34278.06, 1695796781616]);
+    const [fr] = await rest.currentFundRate("BTCUSDT");
+    assert.deepEqual([fr.fundingRate, fr.nextFundingTime, fr.intervalHours], [
+      0.000068,
+      1743062400000,
+      8,
+    ]);
+    const [ft] = await rest.fundingTime("BTCUSDT");
+    assert.equal(ft.nextFundingTime, 1695801600000);
+    const hist = await rest.historyFundRate({ symbol: "BTCUSDT", pageSize: 100, pageNo: 1 });
+    assert.deepEqual(hist.map((h) => [h.ts, h.fundingRate]), [
+      [1695776400000, 0.0005],
+      [1695715200000, 0.000013],
+    ]);
+    const bars = await rest.historyCandles({ symbol: "BTCUSDT", granularity: "1W", limit: 2 });
+    assert.deepEqual(bars.map((b) => [b.ts, b.close, b.volume, b.quoteVolume]), [
+      [1687708800000, 27177.43, 2990.08, 81246917.3294],
+      [1688313600000, 24001, 2989.1, 72450031.0448],
+    ]);
+    assert.equal(bars[0].interval, "1W");
+
+    files = {
+      "contracts": "unattributed/rest_contracts_usdt_futures_recorded.json",
+      "history-candles": "unattributed/rest_history_candles_usdt_futures_recorded.json",
+      "history-fund-rate": "unattributed/rest_history_fund_rate_recorded.json",
+    };
+    const rec = await rest.contracts();
+    const btc = rec.specs.find((c) => c.symbol === "BTCUSDT")!;
+    assert.deepEqual([btc.tickSize, btc.lotSize, btc.minTradeNum, btc.maxLever], [
+      0.1,
+      0.0001,
+      0.0001,
+      150,
+    ]);
+    const recBars = await rest.historyCandles({
+      symbol: "BTCUSDT",
+      granularity: "1m",
+      interval: "1m",
+    });
+    assert.equal(recBars.length, 5);
+    assert.ok(recBars.every((b, i) => i === 0 || b.ts - recBars[i - 1].ts === 60_000));
+    const recFund = await rest.historyFundRate({ symbol: "BTCUSDT" });
+    assert.equal(recFund.length, 5);
+    assert.ok(recFund.every((f, i) => i === 0 || recFund[i - 1].ts - f.ts === 8 * 3_600_000));
+  } finally {
+    await srv.close();
+  }
+});
+
 Deno.test("HTTP 429 → backoff with jitter, then success", async () => {
   const srv = server((_u, hits) =>
     hits.length <= 2 ? bitgetError(429, "429", "Too Many Requests") : ok([{

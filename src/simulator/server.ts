@@ -18,6 +18,7 @@ import { loadRecording, type Recording } from "./recording.ts";
 import { RestApi, type RestCount } from "./rest.ts";
 import { SnapshotBuilder } from "./snapshots.ts";
 import { TcpFront } from "./tcp_front.ts";
+import { ReplayClock } from "./replay_clock.ts";
 import { type SessionHost, type SessionStatus, WsSession } from "./ws_session.ts";
 
 /** Options of `startSimulator`. */
@@ -160,6 +161,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     latest,
     log,
     snapshots: new SnapshotBuilder(rec),
+    clock: new ReplayClock(rec.recvMs, speed),
     sever: (port, wsBytes) => front?.drainThenSever(port, wsBytes) ?? Promise.resolve(false),
     onClosed: (s) => {
       sessions.delete(s.id);

@@ -8,8 +8,10 @@
  * message over 4096 bytes → error 30016 (Bitget's code for this case is UNCONFIRMED); no `ping`
  * for `idleTimeoutMs` (120 s) → close.
  *
- * Replay: the cursor starts at the first accepted subscribe (t0). Frame i is due at
- * t0 + (recv_i − recv_0) / speed; with speed "max" frames go out as fast as the socket drains
+ * Replay: all connections share one market clock (replay_clock.ts), started by the first accepted
+ * subscribe on any connection (T0); frame i is due at T0 + (recv_i − recv_0) / speed. A
+ * connection starting later joins at the clock's current frame and first gets rebuilt snapshots
+ * of its keys, as after a real reconnect. With speed "max" frames go out as fast as the socket drains
  * (paused while `bufferedAmount` exceeds 1 MiB, yielding to the event loop every 64 frames so
  * pings and other connections are served). The connection receives only frames of keys it is
  * subscribed to; a subscribe after the cursor has passed a key's first frame gets a rebuilt
@@ -26,6 +28,7 @@ import {
 } from "./faults.ts";
 import { isAscii, keyName, KIND_BOOKS, type Recording } from "./recording.ts";
 import type { SnapshotBuilder } from "./snapshots.ts";
+import type { ReplayClock } from "./replay_clock.ts";
 import {
   ackFrame,
   errorFrame,
@@ -52,6 +55,8 @@ export interface SessionHost {
   readonly log: Logger;
   /** Mid-stream snapshot builder shared by the server's connections. */
   readonly snapshots: SnapshotBuilder;
+  /** The market clock shared by all connections (replay_clock.ts). */
+  readonly clock: ReplayClock;
   /**
    * Severs the relayed TCP connection (no close frame) once `wsBytes` WebSocket bytes have been
    * forwarded to the client; false if the connection is not relayed.
@@ -291,8 +296,21 @@ export class WsSession {
     const { recvMs, keyOf, text, isSnapshot } = rec;
     const kinds = rec.keys.map((k) => k.kind);
     const ascii = rec.ascii;
-    const t0 = performance.now();
+    const clock = this.host.clock;
+    this.cursor = clock.joinIndex();
+    const t0 = clock.start();
     const r0 = recvMs[0];
+    if (this.cursor > 0) {
+      // Joined mid-stream: what the client subscribed to so far gets the current state first.
+      for (let k = 0; k < this.subscribed.length; k++) {
+        if (this.subscribed[k] !== 1) continue;
+        const snap = this.host.snapshots.snapshotAt(rec.keys[k], this.cursor);
+        if (snap !== null) {
+          this.send(snap);
+          this.snapshotsSent++;
+        }
+      }
+    }
     this.applyFaults(faults.hasFrameFaults ? faults.takeAt(0, this.id) : []);
     let sinceYield = 0;
     while (this.cursor < n && !this.closed) {
@@ -312,6 +330,7 @@ export class WsSession {
       const k = keyOf[i];
       latest[k] = i;
       this.cursor = i + 1;
+      clock.advance(this.cursor);
       if (this.subscribed[k] === 1) {
         let t = text[i];
         if (this.corrupt !== null && kinds[k] === KIND_BOOKS && isSnapshot[i] === 0) {

@@ -2,7 +2,7 @@
  * Column-major binned data set for the trainer: every usable (non-trivial) feature's bins as a
  * Uint8Array column (Uint16Array when some feature has more than 256 bins), optionally on a
  * SharedArrayBuffer so histogram workers read it in place. Bin boundaries come from binning.ts
- * (LightGBM BinMapper semantics); validation data is binned with the training boundaries.
+ * (LightGBM BinMapper semantics).
  */
 import { type BinMapper, findBinMapperSorted, valueToBin } from "./binning.ts";
 import { MISSING_NAN } from "../tree.ts";
@@ -117,21 +117,6 @@ export function binTrainingData(
     if (pre) out.bins.set(pre, j * numRows);
     else fillColumn(out, x, j);
   }
-  return out;
-}
-
-/** Bins `x` with existing mappers (validation data binned with the training bins). */
-export function binWithMappers(
-  x: FeatureMatrix,
-  mappers: BinMapper[],
-  used: Int32Array,
-  shared = false,
-): BinnedData {
-  if (mappers.length !== x.numFeatures) {
-    throw new Error(`expected ${mappers.length} features, got ${x.numFeatures}`);
-  }
-  const out = allocBinned(x.numRows, x.numFeatures, mappers, used, shared);
-  for (let j = 0; j < used.length; j++) fillColumn(out, x, j);
   return out;
 }
 

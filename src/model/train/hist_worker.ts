@@ -1,9 +1,10 @@
 /**
- * Histogram worker: receives the shared HistContext once, then blocks in Atomics.wait on the
- * job sequence number and runs its share of each job (see parallel.ts).
+ * Trainer worker: receives the shared HistContext once, then blocks in Atomics.wait on the job
+ * sequence number and runs its share of each histogram or partition job (see parallel.ts).
  */
 /// <reference lib="deno.worker" />
-import { C, type HistContext, JOB_QUIT, runHistogramJob } from "./histogram.ts";
+import { C, type HistContext, JOB_QUIT } from "./histogram.ts";
+import { runJob } from "./parallel.ts";
 
 self.onmessage = (e: MessageEvent<{ ctx: HistContext; t: number; nt: number }>) => {
   const { ctx, t, nt } = e.data;
@@ -16,8 +17,9 @@ self.onmessage = (e: MessageEvent<{ ctx: HistContext; t: number; nt: number }>) 
     const seq = Atomics.load(c, C.SEQ);
     if (seq === seen) continue;
     seen = seq;
-    if (c[C.TYPE] === JOB_QUIT) break;
-    runHistogramJob(ctx, t, nt);
+    const type = c[C.TYPE];
+    if (type === JOB_QUIT) break;
+    runJob(ctx, type, t, nt);
     Atomics.add(c, C.DONE, 1);
     Atomics.notify(c, C.DONE);
   }

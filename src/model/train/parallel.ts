@@ -1,15 +1,30 @@
 /**
- * Runs histogram jobs on the main thread plus T−1 Web Workers that share the binned data,
- * the partition, the ordered gradients and the histogram pool through SharedArrayBuffers.
- * Work is split by feature (thread t takes every T-th feature of the job's list), so no two
- * threads write the same histogram bins. Dispatch is one Atomics.notify and completion one
- * Atomics.wait (measured ≈ 30 µs round trip on this machine), so small jobs — fewer than
- * `PARALLEL_MIN_WORK` row×feature updates — run on the main thread alone.
+ * Runs trainer jobs (histograms, partition) on the main thread plus T−1 Web Workers that share
+ * the binned data, the partition, the ordered gradients and the histogram pool through
+ * SharedArrayBuffers. Histogram work is split by feature (thread t takes every T-th feature of the
+ * job's list) and partition work by row chunk, so no two threads write the same memory. Dispatch is
+ * one Atomics.notify and completion one Atomics.wait (measured ≈ 30 µs round trip on this
+ * machine), so small jobs run on the main thread alone.
  */
-import { C, type HistContext, JOB_QUIT, JOB_RUN, runHistogramJob } from "./histogram.ts";
+import {
+  C,
+  type HistContext,
+  JOB_HIST,
+  JOB_PARTITION,
+  JOB_QUIT,
+  MAX_THREADS,
+  runHistogramJob,
+} from "./histogram.ts";
+import { runPartitionJob } from "./partition.ts";
 
-/** Smallest job (rows × features) worth waking the workers for (≈ 2× the sync cost). */
+/** Smallest job (histogram: rows × features; partition: rows × 8) worth waking the workers for. */
 export const PARALLEL_MIN_WORK = 64_000;
+
+/** Runs thread t of nt's share of the job in ctx.ctrl (shared by main thread and workers). */
+export function runJob(ctx: HistContext, type: number, t: number, nt: number): void {
+  if (type === JOB_HIST) runHistogramJob(ctx, t, nt);
+  else if (type === JOB_PARTITION) runPartitionJob(ctx, t, nt);
+}
 
 export class HistEngine {
   private constructor(
@@ -23,25 +38,26 @@ export class HistEngine {
   }
 
   /**
-   * Starts `threads − 1` workers over `ctx` (whose shared arrays must be SharedArrayBuffer-backed
-   * when threads > 1) and waits until each has loaded.
+   * Starts `threads − 1` workers (at most MAX_THREADS in all) over `ctx`, whose shared arrays must
+   * be SharedArrayBuffer-backed when threads > 1, and waits until each has loaded.
    * @throws Error when a worker fails to start
    */
   static async create(ctx: HistContext, threads: number): Promise<HistEngine> {
+    const nt = Math.min(threads, MAX_THREADS);
     const workers: Worker[] = [];
     const ready: Promise<void>[] = [];
-    for (let t = 1; t < threads; t++) {
+    for (let t = 1; t < nt; t++) {
       const w = new Worker(new URL("./hist_worker.ts", import.meta.url).href, { type: "module" });
       ready.push(
         new Promise<void>((resolve, reject) => {
           w.onmessage = () => resolve();
           w.onerror = (e) => {
             e.preventDefault();
-            reject(new Error(`histogram worker failed to start: ${e.message}`));
+            reject(new Error(`trainer worker failed to start: ${e.message}`));
           };
         }),
       );
-      w.postMessage({ ctx, t, nt: threads });
+      w.postMessage({ ctx, t, nt });
       workers.push(w);
     }
     try {
@@ -53,25 +69,31 @@ export class HistEngine {
     return new HistEngine(ctx, workers);
   }
 
-  /** Runs the job currently described in ctx.ctrl; `work` = rows × features it touches. */
-  run(work: number): void {
+  /**
+   * Runs the job of `type` described in ctx.ctrl; `work` is its size in row×feature updates.
+   * @returns the number of threads it ran on (also left in ctx.ctrl[C.NT])
+   */
+  run(type: number, work: number): number {
     const ctx = this.ctx;
     const c = ctx.ctrl;
     const nw = this.workers.length;
     if (nw === 0 || work < PARALLEL_MIN_WORK) {
-      runHistogramJob(ctx, 0, 1);
-      return;
+      c[C.NT] = 1;
+      runJob(ctx, type, 0, 1);
+      return 1;
     }
-    c[C.TYPE] = JOB_RUN;
+    c[C.TYPE] = type;
+    c[C.NT] = nw + 1;
     Atomics.store(c, C.DONE, 0);
     Atomics.add(c, C.SEQ, 1);
     Atomics.notify(c, C.SEQ);
-    runHistogramJob(ctx, 0, nw + 1);
+    runJob(ctx, type, 0, nw + 1);
     for (;;) {
       const done = Atomics.load(c, C.DONE);
       if (done >= nw) break;
       Atomics.wait(c, C.DONE, done, 10_000);
     }
+    return nw + 1;
   }
 
   /** Stops the workers (they leave their wait loop and close). */
