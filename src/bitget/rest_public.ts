@@ -274,7 +274,9 @@ export class BitgetPublicRest {
   }
 
   /** Contract specs (API.md §4.1), with the raw entries. Throws on a malformed entry. */
-  async contracts(symbol?: string): Promise<{ specs: ContractSpec[]; raw: unknown[] }> {
+  async contracts(
+    symbol?: string,
+  ): Promise<{ specs: ContractSpec[]; raw: Record<string, unknown>[] }> {
     const path = "/api/v2/mix/market/contracts";
     const { data } = await this.get(path, { productType: this.opts.productType, symbol });
     const raw = this.rows(path, data);

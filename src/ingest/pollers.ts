@@ -25,8 +25,11 @@ export interface PollerIntervals {
 
 export interface PollerHandlers {
   onEvents: (events: MarketEvent[]) => void;
-  /** Contract specs of the configured symbols (at start and every contractsInterval). */
-  onContracts?: (specs: ContractSpec[]) => void;
+  /**
+   * Contract specs of the configured symbols (at start and every contractsInterval), with the raw
+   * contracts entries they were parsed from.
+   */
+  onContracts?: (specs: ContractSpec[], raw: Record<string, unknown>[]) => void;
   onFundingTimes?: (rows: FundingTime[]) => void;
 }
 
@@ -156,11 +159,11 @@ export class RestPollers {
   }
 
   private async contracts(): Promise<void> {
-    const { specs } = await this.rest.contracts();
+    const { specs, raw } = await this.rest.contracts();
     const mine = specs.filter((s) => this.wanted.has(s.symbol));
     const missing = this.symbols.filter((s) => !mine.some((c) => c.symbol === s));
     if (missing.length > 0) this.log.warn("symbols without a contract", { missing });
-    this.handlers.onContracts?.(mine);
+    this.handlers.onContracts?.(mine, raw.filter((r) => this.wanted.has(String(r.symbol))));
   }
 
   /** Request and error counts per poller. */

@@ -5,11 +5,13 @@
  *
  * Finite speed: the clock starts at the first subscribe on any connection (wall time T0); frame i
  * is due at T0 + (recv_i − recv_0) / speed for every connection. Speed "max": there is no wall
- * mapping, so "now" is the furthest frame any connection has been sent (high-water mark); each
- * connection then streams as fast as its socket drains.
+ * mapping and each connection streams as fast as its own socket drains, so connections opened
+ * together (shards) all start at frame 0, and a connection opened after another one was lost
+ * (a reconnect) resumes where the furthest lost connection had got to.
  */
 export class ReplayClock {
   private t0 = -1;
+  /** Speed max: furthest cursor of a lost connection. */
   private highWater = 0;
 
   constructor(private readonly recvMs: Float64Array | number[], readonly speed: number | "max") {}
@@ -36,8 +38,8 @@ export class ReplayClock {
     return lo;
   }
 
-  /** Records that a connection has been sent everything before `cursor`. */
-  advance(cursor: number): void {
+  /** Records that a connection ended having been sent everything before `cursor`. */
+  connectionLost(cursor: number): void {
     if (cursor > this.highWater) this.highWater = cursor;
   }
 }

@@ -195,6 +195,7 @@ export class WsSession {
     clearTimeout(this.sleepTimer);
     this.wake?.();
     this.held = [];
+    if (this.started) this.host.clock.connectionLost(this.cursor);
     this.host.onClosed(this);
   }
 
@@ -330,7 +331,6 @@ export class WsSession {
       const k = keyOf[i];
       latest[k] = i;
       this.cursor = i + 1;
-      clock.advance(this.cursor);
       if (this.subscribed[k] === 1) {
         let t = text[i];
         if (this.corrupt !== null && kinds[k] === KIND_BOOKS && isSnapshot[i] === 0) {

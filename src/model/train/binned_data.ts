@@ -43,34 +43,46 @@ export interface BinningOptions {
   featurePreFilter: boolean;
 }
 
-/**
- * Builds bin mappers from a row sample (`bin_construct_sample_cnt` rows drawn with LightGBM's
- * Random(`data_random_seed`).Sample when there are more rows) and bins all rows. When every row is
- * in the sample, a column is sorted once (radix sort carrying row indices) and binned by one sweep
- * over the sorted values, which gives the same bins as a per-value binary search.
- * @param shared allocate the bins on a SharedArrayBuffer (for histogram workers)
- */
-export function binTrainingData(
-  x: FeatureMatrix,
-  opts: BinningOptions,
-  shared = false,
-): BinnedData {
-  const { numRows, numFeatures, values } = x;
-  const rows = numRows > opts.binConstructSampleCnt
+/** Row indices LightGBM samples for bin boundaries, or null when every row is used. */
+export function binSampleRows(numRows: number, opts: BinningOptions): number[] | null {
+  return numRows > opts.binConstructSampleCnt
     ? new LgbRandom(opts.dataRandomSeed).sample(numRows, opts.binConstructSampleCnt)
     : null;
+}
+
+/** Mapper and (non-trivial features only) the bins of every row, per requested feature. */
+export interface BinnedColumns {
+  features: number[];
+  mappers: BinMapper[];
+  cols: (Uint16Array | null)[];
+}
+
+/**
+ * Builds the bin mappers of `features` from the sample rows (all rows when `rows` is null) and
+ * bins every row of those features. With all rows sampled, a column is sorted once (radix sort
+ * carrying row indices) and binned by one sweep over the sorted values — the same bins as a
+ * binary search per value; otherwise each row is binned by binary search. Runs on the main
+ * thread or in a trainer worker (parallel.ts), one share of the features each.
+ */
+export function binColumns(
+  x: FeatureMatrix,
+  features: number[],
+  rows: number[] | null,
+  opts: BinningOptions,
+): BinnedColumns {
+  const { numRows, numFeatures, values } = x;
   const nSample = rows ? rows.length : numRows;
   const filterCnt = Math.trunc(opts.minDataInLeaf * nSample / numRows);
   const col = new Float64Array(nSample);
   const perm = new Int32Array(nSample);
   const mappers: BinMapper[] = [];
-  const colBins: (Uint16Array | null)[] = [];
-  for (let f = 0; f < numFeatures; f++) {
+  const cols: (Uint16Array | null)[] = [];
+  for (const f of features) {
     let n = 0, na = 0;
     for (let i = 0; i < nSample; i++) {
       const r = rows ? rows[i] : i;
       const v = clampInf(values[r * numFeatures + f]);
-      if (Number.isNaN(v)) na++;
+      if (v !== v) na++;
       else {
         col[n] = v;
         perm[n++] = r;
@@ -87,37 +99,74 @@ export function binTrainingData(
       opts.featurePreFilter,
     );
     mappers.push(m);
-    if (rows || m.isTrivial) {
-      colBins.push(null);
+    if (m.isTrivial) {
+      cols.push(null);
       continue;
     }
-    // Sweep: values ascending, so the bin index only moves up.
     const b16 = new Uint16Array(numRows);
-    const ub = m.upperBounds;
-    let bin = 0;
-    for (let k = 0; k < n; k++) {
-      const v = col[k];
-      while (!(v <= ub[bin])) bin++;
-      b16[perm[k]] = bin;
-    }
-    if (na > 0) {
-      const nanBin = m.missingType === MISSING_NAN ? m.numBin - 1 : m.defaultBin;
-      for (let r = 0; r < numRows; r++) {
-        if (Number.isNaN(values[r * numFeatures + f])) b16[r] = nanBin;
+    if (rows) {
+      for (let r = 0; r < numRows; r++) b16[r] = valueToBin(m, clampInf(values[r * numFeatures + f]));
+    } else {
+      // Sweep: values ascending, so the bin index only moves up.
+      const ub = m.upperBounds;
+      let bin = 0;
+      for (let k = 0; k < n; k++) {
+        const v = col[k];
+        while (!(v <= ub[bin])) bin++;
+        b16[perm[k]] = bin;
+      }
+      if (na > 0) {
+        const nanBin = m.missingType === MISSING_NAN ? m.numBin - 1 : m.defaultBin;
+        for (let r = 0; r < numRows; r++) {
+          const v = values[r * numFeatures + f];
+          if (v !== v) b16[r] = nanBin;
+        }
       }
     }
-    colBins.push(b16);
+    cols.push(b16);
+  }
+  return { features, mappers, cols };
+}
+
+/**
+ * Puts per-feature results (from one or several `binColumns` calls covering every feature) into
+ * one column-major BinnedData of the non-trivial features.
+ * @param shared allocate the bins on a SharedArrayBuffer (for trainer workers)
+ */
+export function assembleBinned(
+  numRows: number,
+  numFeatures: number,
+  parts: BinnedColumns[],
+  shared: boolean,
+): BinnedData {
+  const mappers = new Array<BinMapper>(numFeatures);
+  const cols = new Array<Uint16Array | null>(numFeatures).fill(null);
+  for (const p of parts) {
+    p.features.forEach((f, k) => {
+      mappers[f] = p.mappers[k];
+      cols[f] = p.cols[k];
+    });
   }
   const used: number[] = [];
   for (let f = 0; f < numFeatures; f++) if (!mappers[f].isTrivial) used.push(f);
   const out = allocBinned(numRows, numFeatures, mappers, Int32Array.from(used), shared);
-  for (let j = 0; j < out.used.length; j++) {
-    const f = out.used[j];
-    const pre = colBins[f];
-    if (pre) out.bins.set(pre, j * numRows);
-    else fillColumn(out, x, j);
-  }
+  for (let j = 0; j < out.used.length; j++) out.bins.set(cols[out.used[j]]!, j * numRows);
   return out;
+}
+
+/**
+ * Builds bin mappers from a row sample (`bin_construct_sample_cnt` rows drawn with LightGBM's
+ * Random(`data_random_seed`).Sample when there are more rows) and bins all rows, on this thread.
+ * @param shared allocate the bins on a SharedArrayBuffer (for trainer workers)
+ */
+export function binTrainingData(
+  x: FeatureMatrix,
+  opts: BinningOptions,
+  shared = false,
+): BinnedData {
+  const all = Array.from({ length: x.numFeatures }, (_, f) => f);
+  const part = binColumns(x, all, binSampleRows(x.numRows, opts), opts);
+  return assembleBinned(x.numRows, x.numFeatures, [part], shared);
 }
 
 function allocBinned(
@@ -142,17 +191,6 @@ function allocBinned(
   const buf = shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
   const bins = wide ? new Uint16Array(buf) : new Uint8Array(buf);
   return { numRows, numFeatures, mappers, used, bins, numBin, binOffset, totalBins: total };
-}
-
-/** Bins used feature j of `x` by binary search over the upper bounds. */
-function fillColumn(d: BinnedData, x: FeatureMatrix, j: number): void {
-  const f = d.used[j];
-  const m = d.mappers[f];
-  const base = j * d.numRows;
-  const { values, numFeatures } = x;
-  for (let r = 0; r < d.numRows; r++) {
-    d.bins[base + r] = valueToBin(m, clampInf(values[r * numFeatures + f]));
-  }
 }
 
 /** ±Infinity read as ±1e308, as LightGBM's parser does (same side of every finite threshold). */

@@ -18,9 +18,9 @@
  */
 import { type GbdtModel, MISSING_NAN, type Tree } from "../tree.ts";
 import { featureInfo } from "./binning.ts";
-import { binTrainingData } from "./binned_data.ts";
 import type { BinnedData, FeatureMatrix } from "./binned_data.ts";
 import { binnedLeaf, type GrownTree, TreeLearner } from "./learner.ts";
+import { TrainerThreads } from "./parallel.ts";
 import { evalMetric, higherIsBetter } from "./metrics.ts";
 import { checkLabels, createObjective, TrainDataError } from "./objectives.ts";
 import { effectiveMetrics, type MetricName, paramsToLightGbm, type TrainParams } from "./params.ts";
@@ -107,12 +107,13 @@ export async function train(
   }
   const obj = createObjective(params, data.labels);
   const threads = chooseThreads(params, data.numRows, data.numFeatures);
-  const binned = binTrainingData(data, params, threads > 1);
-  const learner = await TreeLearner.create(binned, params, obj.constantHessian, threads);
+  const engine = TrainerThreads.start(threads);
   try {
+    const binned = await engine.bin(data, params);
+    const learner = await TreeLearner.create(binned, params, obj.constantHessian, engine);
     return boost(data, valid, binned, learner, params, obj, opts);
   } finally {
-    learner.close();
+    engine.close();
   }
 }
 

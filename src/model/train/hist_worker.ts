@@ -1,13 +1,22 @@
 /**
- * Trainer worker: receives the shared HistContext once, then blocks in Atomics.wait on the job
- * sequence number and runs its share of each histogram or partition job (see parallel.ts).
+ * Trainer worker (see parallel.ts): bins its share of the features on request, then receives the
+ * shared job context, blocks in Atomics.wait on the job sequence number and runs its share of
+ * each histogram or partition job until told to quit.
  */
 /// <reference lib="deno.worker" />
-import { C, type HistContext, JOB_QUIT } from "./histogram.ts";
-import { runJob } from "./parallel.ts";
+import { binColumns } from "./binned_data.ts";
+import { C, JOB_QUIT } from "./histogram.ts";
+import { runJob, type WorkerRequest } from "./parallel.ts";
 
-self.onmessage = (e: MessageEvent<{ ctx: HistContext; t: number; nt: number }>) => {
-  const { ctx, t, nt } = e.data;
+self.onmessage = (e: MessageEvent<WorkerRequest>) => {
+  const msg = e.data;
+  if (msg.kind === "bin") {
+    const res = binColumns(msg.x, msg.features, msg.rows, msg.opts);
+    const transfer = res.cols.flatMap((c) => (c ? [c.buffer as ArrayBuffer] : []));
+    self.postMessage(res, { transfer });
+    return;
+  }
+  const { ctx, t, nt } = msg;
   const c = ctx.ctrl;
   // Read the sequence number before announcing readiness, so no job posted after "ready" is missed.
   let seen = Atomics.load(c, C.SEQ);
@@ -19,7 +28,13 @@ self.onmessage = (e: MessageEvent<{ ctx: HistContext; t: number; nt: number }>) 
     seen = seq;
     const type = c[C.TYPE];
     if (type === JOB_QUIT) break;
-    runJob(ctx, type, t, nt);
+    try {
+      runJob(ctx, type, t, nt);
+    } catch (err) {
+      // Report instead of dying silently: the main thread is blocked waiting for DONE.
+      console.error(`trainer worker ${t}: ${err instanceof Error ? err.stack : err}`);
+      Atomics.store(c, C.ERR, 1);
+    }
     Atomics.add(c, C.DONE, 1);
     Atomics.notify(c, C.DONE);
   }

@@ -36,9 +36,11 @@ export const C = {
   PART_NAN: 15,
   PART_BEGIN: 16,
   PART_CNT: 17,
+  /** Set by a worker whose share of a job threw (the main thread then throws). */
+  ERR: 18,
   /** Left-row count of each thread's chunk (MAX_THREADS slots). */
-  PART_LEFT: 18,
-  SIZE: 18 + 8,
+  PART_LEFT: 19,
+  SIZE: 19 + 8,
 } as const;
 /** Upper bound on histogram threads (control-block slots). */
 export const MAX_THREADS = 8;

@@ -12,7 +12,7 @@ import { MISSING_NAN, type Tree } from "../tree.ts";
 import type { BinnedData } from "./binned_data.ts";
 import { C, CF, HIST_STRIDE, type HistContext, JOB_HIST, JOB_PARTITION } from "./histogram.ts";
 import { gatherPartition } from "./partition.ts";
-import { HistEngine } from "./parallel.ts";
+import type { TrainerThreads } from "./parallel.ts";
 import { K_EPSILON, leafOutput, S, SPLIT_REC, type SplitConfig } from "./split.ts";
 
 /** A grown tree plus what the booster needs to update scores without re-reading raw values. */
@@ -73,7 +73,7 @@ export class TreeLearner {
     readonly data: BinnedData,
     readonly cfg: LearnerConfig,
     readonly constHess: number | null,
-    private readonly engine: HistEngine,
+    private readonly engine: TrainerThreads,
   ) {
     this.n = data.numRows;
     this.nu = data.used.length;
@@ -96,8 +96,8 @@ export class TreeLearner {
   }
 
   /**
-   * Allocates the partition, ordered gradients and histogram pool (shared when `threads` > 1;
-   * `data.bins` must then be SharedArrayBuffer-backed) and starts the histogram workers.
+   * Allocates the partition, ordered gradients and histogram pool (shared when the engine has
+   * workers; `data.bins` must then be SharedArrayBuffer-backed) and attaches the workers to them.
    * @param constHess the objective's constant hessian (regression: 1), or null
    * @throws Error when the histogram pool would exceed 2 GiB (num_leaves × total bins too large)
    */
@@ -105,9 +105,9 @@ export class TreeLearner {
     data: BinnedData,
     cfg: LearnerConfig,
     constHess: number | null,
-    threads: number,
+    engine: TrainerThreads,
   ): Promise<TreeLearner> {
-    const shared = threads > 1;
+    const shared = engine.threads > 1;
     const n = data.numRows, nu = data.used.length, L = cfg.numLeaves;
     const histBytes = L * data.totalBins * HIST_STRIDE * 8;
     if (histBytes > 2 ** 31) {
@@ -146,7 +146,7 @@ export class TreeLearner {
         minGainToSplit: cfg.minGainToSplit,
       },
     };
-    const engine = await HistEngine.create(ctx, threads);
+    await engine.attach(ctx);
     return new TreeLearner(data, cfg, constHess, engine);
   }
 
@@ -160,10 +160,6 @@ export class TreeLearner {
     return this.engine.ctx.idx;
   }
 
-  /** Stops the histogram workers. */
-  close(): void {
-    this.engine.close();
-  }
 
   /**
    * Grows one tree on gradients grad/hess[offset .. offset+N) (N = training rows).
@@ -230,7 +226,9 @@ export class TreeLearner {
       const q = nLeaves;
       this.splitLeaf(t, best, q, nodeJ, nodeThr, nodeDefLeft, nodeNanBin);
       nLeaves++;
-      this.findChildSplits(best, q, features);
+      // After the last split nothing more is split: no histograms for its children (LightGBM
+      // looks for splits at the start of the next round, which does not happen).
+      if (nLeaves < L) this.findChildSplits(best, q, features);
     }
     t.numLeaves = nLeaves;
     const lr = cfg.learningRate;
