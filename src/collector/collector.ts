@@ -191,6 +191,7 @@ export async function runCollector(opts: CollectorOptions): Promise<CollectSumma
     {
       onEvents: (events) => push(events),
       onContracts: (specs) => store.upsertContracts(specs),
+      onFundingTimes: (rows) => store.recordFundingTimes(rows),
     },
     log,
   );

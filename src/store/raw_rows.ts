@@ -38,13 +38,13 @@ export type CandleSource = "ws" | "rest" | "import";
 
 /** INSERT statement per raw table; parameters in the order {@link eventRow} produces. */
 export const RAW_INSERT_SQL: Readonly<Record<RawTable, string>> = {
-  books: `INSERT INTO books (symbol, ts, recv_ts, action, seq, checksum, bids, asks)
+  books: `INSERT OR IGNORE INTO books (symbol, ts, recv_ts, action, seq, checksum, bids, asks)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
   books15: `INSERT INTO books15 (symbol, ts, recv_ts, seq, checksum, bids, asks)
     VALUES (?, ?, ?, ?, ?, ?, ?)`,
   trades: `INSERT OR IGNORE INTO trades (symbol, trade_id, ts, recv_ts, price, size, side)
     VALUES (?, ?, ?, ?, ?, ?, ?)`,
-  tickers: `INSERT INTO tickers (symbol, ts, recv_ts, last, bid, ask, bid_size, ask_size,
+  tickers: `INSERT OR IGNORE INTO tickers (symbol, ts, recv_ts, last, bid, ask, bid_size, ask_size,
     mark_price, index_price, funding_rate, next_funding_time, open_interest, open_24h, high_24h,
     low_24h, base_volume_24h, quote_volume_24h)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

@@ -299,9 +299,34 @@ CREATE TABLE agg_15m (
 ) STRICT, WITHOUT ROWID;
 `;
 
+// A frame re-sent after a reconnect (a ticker snapshot repeating the last push's ts, a books delta
+// with a seq already stored) is the same observation: unique keys make the insert a no-op.
+// books15 gets no such key: it is a periodic sample, and pushes 150 ms apart of an unchanged book
+// carry the same data ts and seq yet are distinct frames. Older files may hold repeats; keep the
+// first copy.
+const V2 = `
+DELETE FROM tickers WHERE id NOT IN (SELECT MIN(id) FROM tickers GROUP BY symbol, ts);
+CREATE UNIQUE INDEX tickers_symbol_ts_unique ON tickers (symbol, ts);
+DELETE FROM books WHERE seq IS NOT NULL
+  AND id NOT IN (SELECT MIN(id) FROM books WHERE seq IS NOT NULL GROUP BY symbol, seq, action);
+CREATE UNIQUE INDEX books_symbol_seq_action_unique ON books (symbol, seq, action)
+  WHERE seq IS NOT NULL;
+
+-- Funding settlement schedule from REST funding-time (API.md §4.6): one row per announced
+-- settlement time; ts = when it was first seen (local epoch ms).
+CREATE TABLE funding_times (
+  symbol            TEXT    NOT NULL,
+  next_funding_time INTEGER NOT NULL,
+  ts                INTEGER NOT NULL,
+  interval_hours    REAL,
+  PRIMARY KEY (symbol, next_funding_time)
+) STRICT, WITHOUT ROWID;
+`;
+
 /** All migrations in order; `MIGRATIONS[i].version === i + 1`. Append, never edit. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "raw tables, aggregates, gaps, runs, ingest counts", sql: V1 },
+  { version: 2, description: "unique keys for re-sent frames; funding_times", sql: V2 },
 ];
 
 /** Schema version this program writes (= the last migration). */

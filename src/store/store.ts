@@ -244,9 +244,10 @@ export class Store {
             } else duplicates++;
             break;
           }
-          case "book":
-            if (ev.channel === "books") {
-              ins.books.run(
+          case "book": {
+            const books = ev.channel === "books";
+            const r = books
+              ? ins.books.run(
                 ev.symbol,
                 ev.ts,
                 ev.recvTs,
@@ -255,10 +256,8 @@ export class Store {
                 ev.checksum,
                 levelsJson(ev.bids),
                 levelsJson(ev.asks),
-              );
-              rows.books++;
-            } else {
-              ins.books15.run(
+              )
+              : ins.books15.run(
                 ev.symbol,
                 ev.ts,
                 ev.recvTs,
@@ -267,12 +266,20 @@ export class Store {
                 levelsJson(ev.bids),
                 levelsJson(ev.asks),
               );
-              rows.books15++;
+            if (r.changes === 0) {
+              duplicates++;
+              break;
             }
+            if (books) rows.books++;
+            else rows.books15++;
             agg.book(ev);
             break;
+          }
           case "ticker":
-            ins.tickers.run(...eventRow(ev).params);
+            if (ins.tickers.run(...eventRow(ev).params).changes === 0) {
+              duplicates++;
+              break;
+            }
             rows.tickers++;
             agg.mark(ev.symbol, ev.ts, ev.markPrice, ev.indexPrice);
             agg.funding(ev.symbol, ev.ts, ev.fundingRate);
@@ -422,6 +429,27 @@ export class Store {
     const r = this.db.prepare("UPDATE runs SET ended_ts = ?, status = ? WHERE id = ?")
       .run(endedTs, status, id);
     if (r.changes === 0) throw new StoreError(`no run with id ${id}`, this.path);
+  }
+
+  /**
+   * Records announced funding settlement times (REST funding-time, API.md §4.6); a time already
+   * stored for the symbol is left as first seen. Returns rows added.
+   */
+  recordFundingTimes(
+    rows: readonly { symbol: string; nextFundingTime: number; intervalHours: number | null }[],
+    seenTs: number = Date.now(),
+  ): number {
+    this.writable();
+    const stmt = this.db.prepare(
+      `INSERT OR IGNORE INTO funding_times (symbol, next_funding_time, ts, interval_hours)
+       VALUES (?, ?, ?, ?)`,
+    );
+    let added = 0;
+    for (const r of rows) {
+      if (!Number.isSafeInteger(r.nextFundingTime)) continue;
+      added += Number(stmt.run(r.symbol, r.nextFundingTime, seenTs, r.intervalHours).changes);
+    }
+    return added;
   }
 
   /** Stores one gap outside a batch; returns its row id. */

@@ -268,7 +268,9 @@ export function findBestThreshold(
       minGainShift,
     );
     if (scan[5] === 1) splittable = true;
-    if (scan[0] > gain) {
+    // LightGBM compares against the stored improvement plus the shift (best_gain >
+    // output->gain + min_gain_shift), rounding included.
+    if (scan[0] > (gain - minGainShift) + minGainShift) {
       gain = scan[0];
       thr = scan[1];
       lg = scan[2];
