@@ -24,7 +24,11 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   },
   download: {
     summary: "page Bitget history-candles and history-fund-rate into the database (resumable)",
-    load: async () => (await import("./cli/download.ts")).downloadCommand,
+    load: async () => {
+      const { downloadCommand } = await import("./cli/download.ts");
+      const { StoreHistory } = await import("./store/history_store.ts");
+      return (argv) => downloadCommand(argv, (path) => StoreHistory.open(path));
+    },
   },
   stats: {
     summary: "row counts, time spans, gaps and checksum failures per table and symbol",

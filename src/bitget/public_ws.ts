@@ -540,7 +540,11 @@ export class PublicWsConnection {
     if (f.code === 30006 || f.code === 30007) {
       this.counters.rateLimitErrors++;
       this.penalty = true;
-      this.log.warn("rate limited by server, expecting close", { code: f.code, msg: f.msg });
+      // `serverMsg`, not `msg`: a `msg` field would overwrite the log line's own message.
+      this.log.warn("rate limited by server, expecting close", {
+        code: f.code,
+        serverMsg: f.msg,
+      });
       if (this.timers.rateClose === undefined) {
         const ws = this.ws;
         this.timers.rateClose = setTimeout(() => {
@@ -561,11 +565,16 @@ export class PublicWsConnection {
       sub.gap = null;
       this.counters.subscribeErrors++;
       const info = { symbol: sub.arg.instId, channel: sub.arg.channel, code: f.code, msg: f.msg };
-      this.log.error("subscription refused, not retrying", info);
+      this.log.error("subscription refused, not retrying", {
+        symbol: info.symbol,
+        channel: info.channel,
+        code: f.code,
+        serverMsg: f.msg,
+      });
       this.handlers.onSubscribeError?.(info);
       return;
     }
-    this.log.warn("error event", { code: f.code, msg: f.msg, op: f.op, arg: f.arg });
+    this.log.warn("error event", { code: f.code, serverMsg: f.msg, op: f.op, arg: f.arg });
   }
 
   // ---- outbound ---------------------------------------------------------------------------

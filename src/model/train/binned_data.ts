@@ -105,7 +105,9 @@ export function binColumns(
     }
     const b16 = new Uint16Array(numRows);
     if (rows) {
-      for (let r = 0; r < numRows; r++) b16[r] = valueToBin(m, clampInf(values[r * numFeatures + f]));
+      for (let r = 0; r < numRows; r++) {
+        b16[r] = valueToBin(m, clampInf(values[r * numFeatures + f]));
+      }
     } else {
       // Sweep: values ascending, so the bin index only moves up.
       const ub = m.upperBounds;

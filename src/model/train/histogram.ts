@@ -7,10 +7,21 @@
  * Layout: a leaf's histogram is `totalBins` entries of 3 doubles (Σgradient, Σhessian, row count)
  * at `hist[(slot * totalBins + binOffset[j] + bin) * 3 ..]`. Unlike LightGBM, which estimates bin
  * counts from hessians, rows are counted exactly, so `min_data_in_leaf` holds on the real counts.
- * Rows of a leaf are a range of the partition array `idx`, with their gradients/hessians stored in
- * the same order in `og`/`oh` (LightGBM's ordered gradients), so the inner loop reads them
- * sequentially.
+ * Rows of a leaf are a range of the partition array `idx`. Before building, the job gathers the
+ * leaf's gradients/hessians into `og`/`oh` in that order (LightGBM's ordered gradients; each
+ * thread gathers one chunk, then all meet at a barrier), so the inner loops read them
+ * sequentially. The root leaf without bagging reads the current gradients `gc`/`hc` directly.
  */
+import {
+  build1Idx,
+  build1IdxConst,
+  build1Seq,
+  build1SeqConst,
+  build4Idx,
+  build4IdxConst,
+  build4Seq,
+  build4SeqConst,
+} from "./hist_kernels.ts";
 import { findBestThreshold, SPLIT_REC, type SplitConfig } from "./split.ts";
 
 export const HIST_STRIDE = 3;
@@ -38,9 +49,11 @@ export const C = {
   PART_CNT: 17,
   /** Set by a worker whose share of a job threw (the main thread then throws). */
   ERR: 18,
+  /** Threads that reached the gather barrier of the current histogram job. */
+  BARRIER: 19,
   /** Left-row count of each thread's chunk (MAX_THREADS slots). */
-  PART_LEFT: 19,
-  SIZE: 19 + 8,
+  PART_LEFT: 20,
+  SIZE: 20 + 8,
 } as const;
 /** Upper bound on histogram threads (control-block slots). */
 export const MAX_THREADS = 8;
@@ -59,17 +72,17 @@ export interface HistContext {
   numBin: Int32Array;
   binOffset: Int32Array;
   missingType: Int32Array;
-  /** Partition: row indices grouped by leaf; og/oh are the gradients in the same order. */
+  /** Gradients and hessians of the tree being grown, by row. */
+  gc: Float32Array;
+  hc: Float32Array;
+  /** Partition: row indices grouped by leaf. */
   idx: Int32Array;
+  /** Ordered gradients/hessians of the leaf being built, aligned with its range of idx. */
   og: Float32Array;
   oh: Float32Array;
   /** Partition scratch: left / right rows of each thread's chunk (see partition.ts). */
   sIdxL: Int32Array;
-  sGL: Float32Array;
-  sHL: Float32Array;
   sIdxR: Int32Array;
-  sGR: Float32Array;
-  sHR: Float32Array;
   /** Histogram pool, one slot per possible leaf. */
   hist: Float64Array;
   /** Per slot and used feature: 1 when the feature had a valid split in that leaf. */
@@ -83,55 +96,40 @@ export interface HistContext {
   cfg: SplitConfig;
 }
 
-/** Σg, Σh and count per bin of used feature `j` over rows 0..cnt−1 in storage order. */
-function buildSeq(ctx: HistContext, j: number, cnt: number, base: number, constHess: boolean) {
-  const n = ctx.numRows;
-  const col = ctx.bins.subarray(j * n, j * n + cnt);
-  const hist = ctx.hist;
-  const og = ctx.og, oh = ctx.oh;
+/** og/oh[i] ← gc/hc[idx[i]] for thread t's chunk of [begin, begin+cnt). */
+function gatherChunk(
+  ctx: HistContext,
+  begin: number,
+  cnt: number,
+  t: number,
+  nt: number,
+  constHess: boolean,
+): void {
+  const chunk = Math.ceil(cnt / nt);
+  const s = begin + t * chunk, e = Math.min(begin + cnt, s + chunk);
+  const { idx, og, oh, gc, hc } = ctx;
   if (constHess) {
-    for (let i = 0; i < cnt; i++) {
-      const b = base + col[i] * 3;
-      hist[b] += og[i];
-      hist[b + 2]++;
-    }
+    for (let i = s; i < e; i++) og[i] = gc[idx[i]];
   } else {
-    for (let i = 0; i < cnt; i++) {
-      const b = base + col[i] * 3;
-      hist[b] += og[i];
-      hist[b + 1] += oh[i];
-      hist[b + 2]++;
+    for (let i = s; i < e; i++) {
+      const r = idx[i];
+      og[i] = gc[r];
+      oh[i] = hc[r];
     }
   }
 }
 
-/** Same over the leaf range idx[begin, begin+cnt) (rows in partition order). */
-function buildIdx(
-  ctx: HistContext,
-  j: number,
-  begin: number,
-  cnt: number,
-  base: number,
-  constHess: boolean,
-) {
-  const n = ctx.numRows;
-  const col = ctx.bins.subarray(j * n, (j + 1) * n);
-  const hist = ctx.hist;
-  const idx = ctx.idx, og = ctx.og, oh = ctx.oh;
-  const end = begin + cnt;
-  if (constHess) {
-    for (let i = begin; i < end; i++) {
-      const b = base + col[idx[i]] * 3;
-      hist[b] += og[i];
-      hist[b + 2]++;
-    }
-  } else {
-    for (let i = begin; i < end; i++) {
-      const b = base + col[idx[i]] * 3;
-      hist[b] += og[i];
-      hist[b + 1] += oh[i];
-      hist[b + 2]++;
-    }
+/** Waits until all nt threads of the job arrived (ctrl[BARRIER] is reset per job). */
+function barrier(c: Int32Array, nt: number): void {
+  const arrived = Atomics.add(c, C.BARRIER, 1) + 1;
+  if (arrived === nt) {
+    Atomics.notify(c, C.BARRIER);
+    return;
+  }
+  for (;;) {
+    const v = Atomics.load(c, C.BARRIER);
+    if (v >= nt) return;
+    Atomics.wait(c, C.BARRIER, v, 1000);
   }
 }
 
@@ -151,13 +149,45 @@ export function runHistogramJob(ctx: HistContext, t: number, nt: number): void {
   const gS = cf[CF.G_S], hS = cf[CF.H_S], gL = cf[CF.G_L], hL = cf[CF.H_L];
   const tb = ctx.totalBins, nu = ctx.numUsed;
   const hist = ctx.hist;
-  for (let p = t; p < nfeat; p += nt) {
-    const j = ctx.featList[p];
+  const n = ctx.numRows, bins = ctx.bins;
+  // This thread's features, their histograms cleared, then built four features per pass.
+  const mine: number[] = [];
+  for (let p = t; p < nfeat; p += nt) mine.push(ctx.featList[p]);
+  const baseOf = (j: number) => (slotS * tb + ctx.binOffset[j]) * HIST_STRIDE;
+  const colOf = (j: number) => bins.subarray(j * n, (j + 1) * n);
+  for (const j of mine) hist.fill(0, baseOf(j), baseOf(j) + ctx.numBin[j] * HIST_STRIDE);
+  const { idx } = ctx;
+  const end = beginS + cntS;
+  let og = ctx.gc, oh = ctx.hc;
+  if (!seqMode) {
+    og = ctx.og;
+    oh = ctx.oh;
+    gatherChunk(ctx, beginS, cntS, t, nt, constHess);
+    if (nt > 1) barrier(c, nt);
+  }
+  let k = 0;
+  for (; k + 4 <= mine.length; k += 4) {
+    const [j0, j1, j2, j3] = [mine[k], mine[k + 1], mine[k + 2], mine[k + 3]];
+    const [c0, c1, c2, c3] = [colOf(j0), colOf(j1), colOf(j2), colOf(j3)];
+    const [o0, o1, o2, o3] = [baseOf(j0), baseOf(j1), baseOf(j2), baseOf(j3)];
+    if (seqMode) {
+      if (constHess) build4SeqConst(c0, c1, c2, c3, o0, o1, o2, o3, hist, og, cntS);
+      else build4Seq(c0, c1, c2, c3, o0, o1, o2, o3, hist, og, oh, cntS);
+    } else if (constHess) {
+      build4IdxConst(c0, c1, c2, c3, o0, o1, o2, o3, hist, idx, og, beginS, end);
+    } else build4Idx(c0, c1, c2, c3, o0, o1, o2, o3, hist, idx, og, oh, beginS, end);
+  }
+  for (; k < mine.length; k++) {
+    const j = mine[k];
+    if (seqMode) {
+      if (constHess) build1SeqConst(colOf(j), baseOf(j), hist, og, cntS);
+      else build1Seq(colOf(j), baseOf(j), hist, og, oh, cntS);
+    } else if (constHess) build1IdxConst(colOf(j), baseOf(j), hist, idx, og, beginS, end);
+    else build1Idx(colOf(j), baseOf(j), hist, idx, og, oh, beginS, end);
+  }
+  for (const j of mine) {
     const nb = ctx.numBin[j];
-    const baseS = (slotS * tb + ctx.binOffset[j]) * HIST_STRIDE;
-    hist.fill(0, baseS, baseS + nb * HIST_STRIDE);
-    if (seqMode) buildSeq(ctx, j, cntS, baseS, constHess);
-    else buildIdx(ctx, j, beginS, cntS, baseS, constHess);
+    const baseS = baseOf(j);
     if (constHess) {
       for (let b = baseS; b < baseS + nb * HIST_STRIDE; b += HIST_STRIDE) {
         hist[b + 1] = hist[b + 2] * hessVal;
@@ -165,38 +195,14 @@ export function runHistogramJob(ctx: HistContext, t: number, nt: number): void {
     }
     const mt = ctx.missingType[j];
     let rec = (slotS * nu + j) * SPLIT_REC;
-    ctx.splittable[slotS * nu + j] = findBestThreshold(
-        hist,
-        baseS,
-        nb,
-        mt,
-        gS,
-        hS,
-        cntS,
-        ctx.cfg,
-        ctx.splitRes,
-        rec,
-      )
-      ? 1
-      : 0;
+    ctx.splittable[slotS * nu + j] =
+      findBestThreshold(hist, baseS, nb, mt, gS, hS, cntS, ctx.cfg, ctx.splitRes, rec) ? 1 : 0;
     if (slotL >= 0) {
       const baseL = (slotL * tb + ctx.binOffset[j]) * HIST_STRIDE;
-      for (let k = 0; k < nb * HIST_STRIDE; k++) hist[baseL + k] -= hist[baseS + k];
+      for (let q = 0; q < nb * HIST_STRIDE; q++) hist[baseL + q] -= hist[baseS + q];
       rec = (slotL * nu + j) * SPLIT_REC;
-      ctx.splittable[slotL * nu + j] = findBestThreshold(
-          hist,
-          baseL,
-          nb,
-          mt,
-          gL,
-          hL,
-          cntL,
-          ctx.cfg,
-          ctx.splitRes,
-          rec,
-        )
-        ? 1
-        : 0;
+      ctx.splittable[slotL * nu + j] =
+        findBestThreshold(hist, baseL, nb, mt, gL, hL, cntL, ctx.cfg, ctx.splitRes, rec) ? 1 : 0;
     }
   }
 }

@@ -9,8 +9,8 @@
  */
 import {
   assembleBinned,
-  type BinnedColumns,
   binColumns,
+  type BinnedColumns,
   type BinnedData,
   type BinningOptions,
   binSampleRows,
@@ -136,6 +136,7 @@ export class TrainerThreads {
     }
     c[C.TYPE] = type;
     c[C.NT] = nw + 1;
+    Atomics.store(c, C.BARRIER, 0);
     Atomics.store(c, C.DONE, 0);
     Atomics.add(c, C.SEQ, 1);
     Atomics.notify(c, C.SEQ);

@@ -64,7 +64,9 @@ export function splitGains(
 /** Scratch result of one scan direction: gain, threshold, ΣgL, ΣhL, countL, splittable. */
 const scan = new Float64Array(6);
 /** Cumulative sums of one scan (per thread: each worker has its own module instance). */
-const cumG = new Float64Array(65536), cumH = new Float64Array(65536), cumC = new Float64Array(65536);
+const cumG = new Float64Array(65536),
+  cumH = new Float64Array(65536),
+  cumC = new Float64Array(65536);
 
 /**
  * Right-to-left scan (LightGBM REVERSE): bins hi..1 accumulate to the right; threshold t−1 puts
