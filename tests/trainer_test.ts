@@ -211,6 +211,16 @@ Deno.test("binning: radix sort and the one-sweep column binning equal sort + bin
   assert.deepEqual(Array.from(w), Array.from(sorted));
   for (let i = 0; i < n; i++) assert.equal(w[i], v[perm[i]]);
   const d = synth(4000, "yBin");
+  // Sampled boundaries (bin_construct_sample_cnt < rows: binary search per value) and the
+  // full-sample sweep must both agree with valueToBin.
+  const sampled = binTrainingData(d, parseParams(["bin_construct_sample_cnt=700"]));
+  for (let j = 0; j < sampled.used.length; j++) {
+    const f = sampled.used[j];
+    for (let i = 0; i < d.numRows; i += 7) {
+      const v = d.values[i * 30 + f] as number;
+      assert.equal(sampled.bins[j * d.numRows + i], valueToBin(sampled.mappers[f], v));
+    }
+  }
   const b = binTrainingData(d, parseParams(["max_bin=63"]));
   for (let j = 0; j < b.used.length; j++) {
     const m = b.mappers[b.used[j]];

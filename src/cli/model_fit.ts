@@ -114,10 +114,14 @@ export async function fitCommand(argv: string[]): Promise<number> {
       },
     });
   } catch (e) {
-    if (
-      e instanceof ParamError || e instanceof CsvFormatError || e instanceof TrainDataError ||
-      e instanceof FitUsageError
-    ) {
+    if (e instanceof TrainDataError) {
+      const where = `training data = ${files[0]}${
+        values.valid ? `, validation data = ${values.valid}` : ""
+      }`;
+      console.error(`model fit: ${e.message} (${where})`);
+      return 2;
+    }
+    if (e instanceof ParamError || e instanceof CsvFormatError || e instanceof FitUsageError) {
       console.error(`model fit: ${e.message}`);
       return 2;
     }

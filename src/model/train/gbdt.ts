@@ -19,13 +19,15 @@
 import { type GbdtModel, MISSING_NAN, type Tree } from "../tree.ts";
 import { featureInfo } from "./binning.ts";
 import type { BinnedData, FeatureMatrix } from "./binned_data.ts";
-import { binnedLeaf, type GrownTree, TreeLearner } from "./learner.ts";
-import { TrainerThreads } from "./parallel.ts";
+import { binnedLeaf, type GrownTree } from "./grown_tree.ts";
+import { type BoostBuffers, TreeLearner } from "./learner.ts";
+import { TrainerThreads, WorkerStartError } from "./parallel.ts";
 import { evalMetric, higherIsBetter } from "./metrics.ts";
-import { checkLabels, createObjective, TrainDataError } from "./objectives.ts";
+import { checkLabels, createObjective, type ObjectiveFn, TrainDataError } from "./objectives.ts";
 import { effectiveMetrics, type MetricName, paramsToLightGbm, type TrainParams } from "./params.ts";
 import { validate } from "./params.ts";
 import { LgbRandom } from "./rng.ts";
+import { Bagger, sampleFeatures } from "./sampling.ts";
 
 /** Training or validation data: row-major features plus one label per row. */
 export interface TrainData extends FeatureMatrix {
@@ -77,6 +79,19 @@ function checkMatrix(d: TrainData, what: string): void {
   if (d.labels.length !== d.numRows) {
     throw new TrainDataError(`${what}: ${d.labels.length} labels for ${d.numRows} rows`);
   }
+  if (d.featureNames) {
+    if (d.featureNames.length !== d.numFeatures) {
+      throw new TrainDataError(
+        `${what}: ${d.featureNames.length} feature names for ${d.numFeatures} features`,
+      );
+    }
+    const bad = d.featureNames.find((s) => s === "" || /\s/.test(s));
+    if (bad !== undefined) {
+      throw new TrainDataError(
+        `${what}: feature name "${bad}" is empty or has whitespace (LightGBM's text model separates names by spaces)`,
+      );
+    }
+  }
 }
 
 /**
@@ -107,14 +122,50 @@ export async function train(
   }
   const obj = createObjective(params, data.labels);
   const threads = chooseThreads(params, data.numRows, data.numFeatures);
+  try {
+    return await trainOn(threads, data, valid, params, obj, opts);
+  } catch (e) {
+    // Workers unavailable (permissions, embedding): the single-thread path gives the same model.
+    if (threads > 1 && e instanceof WorkerStartError) {
+      return await trainOn(1, data, valid, params, obj, opts);
+    }
+    throw e;
+  }
+}
+
+async function trainOn(
+  threads: number,
+  data: TrainData,
+  valid: TrainData | undefined,
+  params: TrainParams,
+  obj: ObjectiveFn,
+  opts: TrainOptions,
+): Promise<{ model: GbdtModel; history: TrainHistory }> {
   const engine = TrainerThreads.start(threads);
   try {
     const binned = await engine.bin(data, params);
-    const learner = await TreeLearner.create(binned, params, obj.constantHessian, engine);
-    return boost(data, valid, binned, learner, params, obj, opts);
+    const K = obj.numTreePerIteration, n = data.numRows;
+    const shared = engine.threads > 1;
+    const buf = (bytes: number) => shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
+    const boostBuf: BoostBuffers = {
+      objective: obj,
+      params,
+      labels: shared ? copyShared(data.labels) : data.labels,
+      scores: new Float64Array(buf(8 * K * n)),
+      grad: new Float32Array(buf(4 * K * n)),
+      hess: new Float32Array(buf(4 * K * n)),
+    };
+    const learner = await TreeLearner.create(binned, params, engine, boostBuf);
+    return boost(data, valid, binned, learner, engine, boostBuf, opts);
   } finally {
     engine.close();
   }
+}
+
+function copyShared(a: Float64Array): Float64Array {
+  const out = new Float64Array(new SharedArrayBuffer(a.byteLength));
+  out.set(a);
+  return out;
 }
 
 function boost(
@@ -122,16 +173,16 @@ function boost(
   valid: TrainData | undefined,
   binned: BinnedData,
   learner: TreeLearner,
-  p: TrainParams,
-  obj: ReturnType<typeof createObjective>,
+  engine: TrainerThreads,
+  bb: BoostBuffers,
   opts: TrainOptions,
 ): { model: GbdtModel; history: TrainHistory } {
   const n = data.numRows;
+  const p = bb.params, obj = bb.objective;
   const K = obj.numTreePerIteration;
-  const scores = new Float64Array(K * n);
+  const { scores, grad, hess } = bb;
   const vn = valid ? valid.numRows : 0;
   const vScores = new Float64Array(K * vn);
-  const grad = new Float32Array(K * n), hess = new Float32Array(K * n);
   const init = new Float64Array(K);
   if (p.boostFromAverage) {
     for (let k = 0; k < K; k++) {
@@ -161,7 +212,7 @@ function boost(
   let bestScore = -Infinity;
   let bestIter = 0;
   for (let iter = 0; iter < p.numIterations; iter++) {
-    obj.gradients(scores, grad, hess);
+    engine.gradients();
     const bag = bagger.bag(iter);
     let anySplit = false;
     const iterTrees: Tree[] = [];
@@ -179,10 +230,10 @@ function boost(
           if (iter === 0 && init[k] !== 0) addBias(tree, init[k]);
         }
       } else {
-        tree = constantTree(0, p.learningRate);
+        tree = constantTree(0);
       }
       if (tree.numLeaves <= 1 && iter === 0) {
-        tree = constantTree(init[k], p.learningRate);
+        tree = constantTree(init[k]);
       }
       iterTrees.push(tree);
     }
@@ -229,50 +280,6 @@ function boost(
     parameters: paramsToLightGbm(p),
   };
   return { model, history };
-}
-
-/** LightGBM col_sampler: per-tree feature subset, or all features when fraction is 1. */
-function sampleFeatures(
-  p: TrainParams,
-  nu: number,
-  rng: LgbRandom,
-  all: Int32Array,
-): Int32Array {
-  if (p.featureFraction >= 1) return all;
-  const cnt = Math.max(Math.round(nu * p.featureFraction), Math.min(2, nu));
-  return Int32Array.from(rng.sample(nu, cnt));
-}
-
-/** Row subsampling state (LightGBM bagging with per-1024-row-block generators). */
-class Bagger {
-  private readonly rngs: LgbRandom[] = [];
-  private readonly rows: Int32Array;
-  private count = 0;
-  private readonly active: boolean;
-
-  constructor(private readonly n: number, private readonly p: TrainParams) {
-    this.active = p.baggingFreq > 0 && p.baggingFraction < 1;
-    this.rows = new Int32Array(this.active ? n : 0);
-    if (this.active) {
-      for (let b = 0; b < Math.ceil(n / 1024); b++) {
-        this.rngs.push(new LgbRandom(p.baggingSeed + b));
-      }
-    }
-  }
-
-  /** The bag for iteration `iter` (resampled every bagging_freq iterations), or null. */
-  bag(iter: number): { rows: Int32Array; count: number } | null {
-    if (!this.active) return null;
-    if (iter % this.p.baggingFreq === 0) {
-      let c = 0;
-      const frac = this.p.baggingFraction;
-      for (let i = 0; i < this.n; i++) {
-        if (this.rngs[i >> 10].nextFloat() < frac) this.rows[c++] = i;
-      }
-      this.count = c;
-    }
-    return { rows: this.rows, count: this.count };
-  }
 }
 
 /** Adds leaf values to the in-bag rows' scores, using the learner's final partition. */
@@ -340,8 +347,8 @@ function addBias(t: Tree, v: number): void {
   t.shrinkage = 1;
 }
 
-/** One-leaf tree with output `v` (LightGBM AsConstantTree for the first iteration). */
-function constantTree(v: number, shrinkage: number): Tree {
+/** One-leaf tree with output `v`, shrinkage 1 (LightGBM AsConstantTree / an unsplit Tree). */
+function constantTree(v: number): Tree {
   return {
     numLeaves: 1,
     splitFeature: [],
@@ -356,7 +363,7 @@ function constantTree(v: number, shrinkage: number): Tree {
     internalValue: [],
     internalWeight: [],
     internalCount: [],
-    shrinkage: v !== 0 ? 1 : shrinkage,
+    shrinkage: 1,
   };
 }
 

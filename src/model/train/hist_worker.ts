@@ -6,6 +6,7 @@
 /// <reference lib="deno.worker" />
 import { binColumns } from "./binned_data.ts";
 import { C, JOB_QUIT } from "./histogram.ts";
+import { createObjective } from "./objectives.ts";
 import { runJob, type WorkerRequest } from "./parallel.ts";
 
 self.onmessage = (e: MessageEvent<WorkerRequest>) => {
@@ -17,6 +18,7 @@ self.onmessage = (e: MessageEvent<WorkerRequest>) => {
     return;
   }
   const { ctx, t, nt } = msg;
+  const obj = createObjective(msg.params, msg.labels);
   const c = ctx.ctrl;
   // Read the sequence number before announcing readiness, so no job posted after "ready" is missed.
   let seen = Atomics.load(c, C.SEQ);
@@ -29,7 +31,7 @@ self.onmessage = (e: MessageEvent<WorkerRequest>) => {
     const type = c[C.TYPE];
     if (type === JOB_QUIT) break;
     try {
-      runJob(ctx, type, t, nt);
+      runJob(ctx, obj, type, t, nt);
     } catch (err) {
       // Report instead of dying silently: the main thread is blocked waiting for DONE.
       console.error(`trainer worker ${t}: ${err instanceof Error ? err.stack : err}`);

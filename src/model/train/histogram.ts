@@ -22,6 +22,7 @@ import {
   build4Seq,
   build4SeqConst,
 } from "./hist_kernels.ts";
+import type { BinnedData } from "./binned_data.ts";
 import { findBestThreshold, SPLIT_REC, type SplitConfig } from "./split.ts";
 
 export const HIST_STRIDE = 3;
@@ -61,7 +62,8 @@ export const MAX_THREADS = 8;
 export const CF = { G_S: 0, H_S: 1, G_L: 2, H_L: 3, HESS: 4, SIZE: 8 } as const;
 export const JOB_HIST = 1;
 export const JOB_PARTITION = 2;
-export const JOB_QUIT = 3;
+export const JOB_GRAD = 3;
+export const JOB_QUIT = 4;
 
 /** Everything a histogram job reads or writes; typed arrays are shared with the worker. */
 export interface HistContext {
@@ -72,6 +74,10 @@ export interface HistContext {
   numBin: Int32Array;
   binOffset: Int32Array;
   missingType: Int32Array;
+  /** Raw training scores and their gradients/hessians (K·N, class-major; gradient jobs). */
+  scores: Float64Array;
+  grad: Float32Array;
+  hess: Float32Array;
   /** Gradients and hessians of the tree being grown, by row. */
   gc: Float32Array;
   hc: Float32Array;
@@ -205,4 +211,63 @@ export function runHistogramJob(ctx: HistContext, t: number, nt: number): void {
         findBestThreshold(hist, baseL, nb, mt, gL, hL, cntL, ctx.cfg, ctx.splitRes, rec) ? 1 : 0;
     }
   }
+}
+
+function alloc(bytes: number, shared: boolean): ArrayBuffer | SharedArrayBuffer {
+  return shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
+}
+
+/**
+ * Allocates a job context over binned data: partition, ordered gradients, one histogram slot
+ * per possible leaf, split records and the control block — on SharedArrayBuffers when `shared`.
+ * @param boost score/gradient buffers (K·N) the gradient job works on
+ * @throws Error when the histogram pool would exceed 2 GiB (num_leaves × total bins too large)
+ */
+export function allocContext(
+  data: BinnedData,
+  cfg: SplitConfig & { numLeaves: number },
+  boost: { scores: Float64Array; grad: Float32Array; hess: Float32Array },
+  shared: boolean,
+): HistContext {
+  const n = data.numRows, nu = data.used.length, L = cfg.numLeaves;
+  const histBytes = L * data.totalBins * HIST_STRIDE * 8;
+  if (histBytes > 2 ** 31) {
+    throw new Error(
+      `histogram pool of ${(histBytes / 2 ** 30).toFixed(1)} GiB: lower num_leaves or max_bin`,
+    );
+  }
+  const f32 = () => new Float32Array(alloc(4 * n, shared));
+  const i32 = () => new Int32Array(alloc(4 * n, shared));
+  return {
+    scores: boost.scores,
+    grad: boost.grad,
+    hess: boost.hess,
+    numRows: n,
+    numUsed: nu,
+    totalBins: data.totalBins,
+    bins: data.bins,
+    numBin: data.numBin,
+    binOffset: data.binOffset,
+    missingType: Int32Array.from(data.used, (f) => data.mappers[f].missingType),
+    gc: f32(),
+    hc: f32(),
+    idx: i32(),
+    og: f32(),
+    oh: f32(),
+    sIdxL: i32(),
+    sIdxR: i32(),
+    hist: new Float64Array(alloc(histBytes, shared)),
+    splittable: new Uint8Array(alloc(L * nu, shared)),
+    splitRes: new Float64Array(alloc(L * nu * SPLIT_REC * 8, shared)),
+    featList: new Int32Array(alloc(4 * Math.max(1, nu), shared)),
+    ctrl: new Int32Array(alloc(4 * C.SIZE, shared)),
+    ctrlF: new Float64Array(alloc(8 * CF.SIZE, shared)),
+    cfg: {
+      minDataInLeaf: cfg.minDataInLeaf,
+      minSumHessianInLeaf: cfg.minSumHessianInLeaf,
+      lambdaL1: cfg.lambdaL1,
+      lambdaL2: cfg.lambdaL2,
+      minGainToSplit: cfg.minGainToSplit,
+    },
+  };
 }

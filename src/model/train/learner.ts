@@ -10,23 +10,23 @@
  */
 import { MISSING_NAN, type Tree } from "../tree.ts";
 import type { BinnedData } from "./binned_data.ts";
-import { C, CF, HIST_STRIDE, type HistContext, JOB_HIST, JOB_PARTITION } from "./histogram.ts";
+import { allocContext, C, CF, JOB_HIST, JOB_PARTITION } from "./histogram.ts";
+import { avoidInf, type GrownTree, newTree, roundToZero } from "./grown_tree.ts";
 import { gatherPartition } from "./partition.ts";
+import type { ObjectiveFn } from "./objectives.ts";
 import type { TrainerThreads } from "./parallel.ts";
+import type { TrainParams } from "./params.ts";
 import { K_EPSILON, leafOutput, S, SPLIT_REC, type SplitConfig } from "./split.ts";
 
-/** A grown tree plus what the booster needs to update scores without re-reading raw values. */
-export interface GrownTree {
-  /** The tree in model form, leaf and internal values multiplied by `shrinkage`. */
-  tree: Tree;
-  /** Per internal node: used-feature index, threshold bin, default-left flag, NaN bin (−1: none). */
-  nodeJ: Int32Array;
-  nodeThr: Int32Array;
-  nodeDefLeft: Uint8Array;
-  nodeNanBin: Int32Array;
-  /** Per leaf: its rows are idx[leafBegin, leafBegin + leafCount) of the learner's partition. */
-  leafBegin: Int32Array;
-  leafCount: Int32Array;
+/** Booster state shared with the trainer threads (SharedArrayBuffer-backed when threaded). */
+export interface BoostBuffers {
+  objective: ObjectiveFn;
+  params: TrainParams;
+  labels: Float64Array;
+  /** Raw scores and gradients/hessians, K·N class-major. */
+  scores: Float64Array;
+  grad: Float32Array;
+  hess: Float32Array;
 }
 
 /** Learner limits (LightGBM parameters of the same names). */
@@ -36,18 +36,10 @@ export interface LearnerConfig extends SplitConfig {
   learningRate: number;
 }
 
-function alloc(bytes: number, shared: boolean): ArrayBuffer | SharedArrayBuffer {
-  return shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
-}
-
-/** LightGBM Common::AvoidInf: thresholds are finite in the text model. */
-function avoidInf(x: number): number {
-  if (Number.isNaN(x)) return 0;
-  if (x >= 1e300) return 1e300;
-  if (x <= -1e300) return -1e300;
-  return x;
-}
-
+/**
+ * Grows one tree per call over fixed binned training data, running its histogram and partition
+ * jobs on the trainer threads. Reuses its buffers from tree to tree (not re-entrant).
+ */
 export class TreeLearner {
   private readonly n: number;
   private readonly nu: number;
@@ -98,53 +90,19 @@ export class TreeLearner {
   /**
    * Allocates the partition, ordered gradients and histogram pool (shared when the engine has
    * workers; `data.bins` must then be SharedArrayBuffer-backed) and attaches the workers to them.
-   * @param constHess the objective's constant hessian (regression: 1), or null
+   * @param boost the objective and the score/gradient buffers the gradient job works on
    * @throws Error when the histogram pool would exceed 2 GiB (num_leaves × total bins too large)
    */
   static async create(
     data: BinnedData,
     cfg: LearnerConfig,
-    constHess: number | null,
     engine: TrainerThreads,
+    boost: BoostBuffers,
   ): Promise<TreeLearner> {
     const shared = engine.threads > 1;
-    const n = data.numRows, nu = data.used.length, L = cfg.numLeaves;
-    const histBytes = L * data.totalBins * HIST_STRIDE * 8;
-    if (histBytes > 2 ** 31) {
-      throw new Error(
-        `histogram pool of ${(histBytes / 2 ** 30).toFixed(1)} GiB: lower num_leaves or max_bin`,
-      );
-    }
-    const ctx: HistContext = {
-      numRows: n,
-      numUsed: nu,
-      totalBins: data.totalBins,
-      bins: data.bins,
-      numBin: data.numBin,
-      binOffset: data.binOffset,
-      missingType: Int32Array.from(data.used, (f) => data.mappers[f].missingType),
-      gc: new Float32Array(alloc(4 * n, shared)),
-      hc: new Float32Array(alloc(4 * n, shared)),
-      idx: new Int32Array(alloc(4 * n, shared)),
-      og: new Float32Array(alloc(4 * n, shared)),
-      oh: new Float32Array(alloc(4 * n, shared)),
-      sIdxL: new Int32Array(alloc(4 * n, shared)),
-      sIdxR: new Int32Array(alloc(4 * n, shared)),
-      hist: new Float64Array(alloc(histBytes, shared)),
-      splittable: new Uint8Array(alloc(L * nu, shared)),
-      splitRes: new Float64Array(alloc(L * nu * SPLIT_REC * 8, shared)),
-      featList: new Int32Array(alloc(4 * Math.max(1, nu), shared)),
-      ctrl: new Int32Array(alloc(4 * C.SIZE, shared)),
-      ctrlF: new Float64Array(alloc(8 * CF.SIZE, shared)),
-      cfg: {
-        minDataInLeaf: cfg.minDataInLeaf,
-        minSumHessianInLeaf: cfg.minSumHessianInLeaf,
-        lambdaL1: cfg.lambdaL1,
-        lambdaL2: cfg.lambdaL2,
-        minGainToSplit: cfg.minGainToSplit,
-      },
-    };
-    await engine.attach(ctx);
+    const constHess = boost.objective.constantHessian;
+    const ctx = allocContext(data, cfg, boost, shared);
+    await engine.attach(ctx, boost.objective, boost.params, boost.labels);
     return new TreeLearner(data, cfg, constHess, engine);
   }
 
@@ -195,7 +153,7 @@ export class TreeLearner {
       cnt0 = bagCnt;
     }
     const L = cfg.numLeaves;
-    const t = newTree(L, cfg.learningRate);
+    const t = newTree(cfg.learningRate);
     const nodeJ = new Int32Array(L - 1), nodeThr = new Int32Array(L - 1);
     const nodeDefLeft = new Uint8Array(L - 1), nodeNanBin = new Int32Array(L - 1);
     this.leafBegin[0] = 0;
@@ -425,46 +383,4 @@ export class TreeLearner {
     const nt = this.engine.run(JOB_PARTITION, cnt * 4);
     return gatherPartition(ctx, nt);
   }
-}
-
-/** LightGBM MaybeRoundToZero: |x| ≤ kZeroThreshold (1e-35f) becomes 0. */
-function roundToZero(x: number): number {
-  return Math.abs(x) > 1.0000000180025095e-35 ? x : 0;
-}
-
-function newTree(_numLeaves: number, shrinkage: number): Tree {
-  return {
-    numLeaves: 1,
-    splitFeature: [],
-    splitGain: [],
-    threshold: [],
-    decisionType: [],
-    leftChild: [],
-    rightChild: [],
-    leafValue: [],
-    leafWeight: [],
-    leafCount: [],
-    internalValue: [],
-    internalWeight: [],
-    internalCount: [],
-    shrinkage,
-  };
-}
-
-/** Leaf reached by `row` of binned data `bins` (column-major, `n` rows) in a grown tree. */
-export function binnedLeaf(
-  g: GrownTree,
-  bins: Uint8Array | Uint16Array,
-  n: number,
-  row: number,
-): number {
-  const t = g.tree;
-  if (t.numLeaves <= 1) return 0;
-  let node = 0;
-  while (node >= 0) {
-    const b = bins[g.nodeJ[node] * n + row];
-    const left = b === g.nodeNanBin[node] ? g.nodeDefLeft[node] === 1 : b <= g.nodeThr[node];
-    node = left ? t.leftChild[node] : t.rightChild[node];
-  }
-  return ~node;
 }

@@ -30,8 +30,17 @@ export interface ObjectiveFn {
   initScore(k: number): number;
   /** False for a class with no rows or all rows (LightGBM ClassNeedTrain). */
   classNeedTrain(k: number): boolean;
-  /** Fills grad/hess (K·N, class-major) from raw scores (K·N, class-major). */
-  gradients(scores: Float64Array, grad: Float32Array, hess: Float32Array): void;
+  /**
+   * Fills grad/hess (K·N, class-major) from raw scores (K·N, class-major) for rows [from, to)
+   * (default all rows; trainer threads each take a chunk).
+   */
+  gradients(
+    scores: Float64Array,
+    grad: Float32Array,
+    hess: Float32Array,
+    from?: number,
+    to?: number,
+  ): void;
 }
 
 /**
@@ -90,8 +99,8 @@ function binary(labels: Float64Array, sigmoid: number, share: number): Objective
       return Math.log(pavg / (1 - pavg)) / sigmoid;
     },
     classNeedTrain: () => true,
-    gradients(scores, grad, hess) {
-      for (let i = 0; i < n; i++) {
+    gradients(scores, grad, hess, from = 0, to = n) {
+      for (let i = from; i < to; i++) {
         const y = labels[i] > 0 ? 1 : -1;
         const r = -y * sigmoid / (1 + Math.exp(y * sigmoid * scores[i]));
         const a = Math.abs(r);
@@ -108,15 +117,16 @@ function multiclass(labels: Float64Array, k: number): ObjectiveFn {
   for (let i = 0; i < n; i++) prior[labels[i]]++;
   for (let c = 0; c < k; c++) prior[c] /= n;
   const factor = k / (k - 1);
-  const rec = new Float64Array(k);
   return {
     name: "multiclass",
     numTreePerIteration: k,
     constantHessian: null,
     initScore: (c) => Math.log(Math.max(K_EPSILON, prior[c])),
     classNeedTrain: (c) => !(Math.abs(prior[c]) <= K_EPSILON || prior[c] >= 1 - K_EPSILON),
-    gradients(scores, grad, hess) {
-      for (let i = 0; i < n; i++) {
+    gradients(scores, grad, hess, from = 0, to = n) {
+      // One row's softmax at a time (per call: trainer threads use disjoint row ranges).
+      const rec = new Float64Array(k);
+      for (let i = from; i < to; i++) {
         let mx = -Infinity;
         for (let c = 0; c < k; c++) {
           const s = scores[c * n + i];
@@ -152,8 +162,8 @@ function regression(labels: Float64Array): ObjectiveFn {
     constantHessian: 1,
     initScore: () => mean,
     classNeedTrain: () => true,
-    gradients(scores, grad, hess) {
-      for (let i = 0; i < n; i++) {
+    gradients(scores, grad, hess, from = 0, to = n) {
+      for (let i = from; i < to; i++) {
         grad[i] = scores[i] - labels[i];
         hess[i] = 1;
       }

@@ -19,21 +19,34 @@ import {
 import {
   C,
   type HistContext,
+  JOB_GRAD,
   JOB_HIST,
   JOB_PARTITION,
   JOB_QUIT,
   MAX_THREADS,
   runHistogramJob,
 } from "./histogram.ts";
+import type { ObjectiveFn } from "./objectives.ts";
+import type { TrainParams } from "./params.ts";
 import { runPartitionJob } from "./partition.ts";
 
 /** Smallest job (histogram: rows × features; partition: rows × 8) worth waking the workers for. */
 export const PARALLEL_MIN_WORK = 64_000;
 
 /** Runs thread t of nt's share of the job in ctx.ctrl (shared by main thread and workers). */
-export function runJob(ctx: HistContext, type: number, t: number, nt: number): void {
+export function runJob(
+  ctx: HistContext,
+  obj: ObjectiveFn,
+  type: number,
+  t: number,
+  nt: number,
+): void {
   if (type === JOB_HIST) runHistogramJob(ctx, t, nt);
   else if (type === JOB_PARTITION) runPartitionJob(ctx, t, nt);
+  else if (type === JOB_GRAD) {
+    const n = ctx.numRows, chunk = Math.ceil(n / nt);
+    obj.gradients(ctx.scores, ctx.grad, ctx.hess, t * chunk, Math.min(n, (t + 1) * chunk));
+  }
 }
 
 /** Messages to a worker. */
@@ -45,7 +58,20 @@ export type WorkerRequest =
     rows: number[] | null;
     opts: BinningOptions;
   }
-  | { kind: "attach"; ctx: HistContext; t: number; nt: number };
+  | {
+    kind: "attach";
+    ctx: HistContext;
+    t: number;
+    nt: number;
+    /** To rebuild the objective in the worker (closures do not cross threads). */
+    params: TrainParams;
+    labels: Float64Array;
+  };
+
+/** A worker could not be started or failed while binning / attaching (before any job ran). */
+export class WorkerStartError extends Error {
+  override name = "WorkerStartError";
+}
 
 /** Sends `msg` and resolves with the worker's next message. */
 function request<T>(w: Worker, msg: WorkerRequest): Promise<T> {
@@ -53,7 +79,7 @@ function request<T>(w: Worker, msg: WorkerRequest): Promise<T> {
     w.onmessage = (e) => resolve(e.data as T);
     w.onerror = (e) => {
       e.preventDefault();
-      reject(new Error(`trainer worker failed: ${e.message}`));
+      reject(new WorkerStartError(`trainer worker failed: ${e.message}`));
     };
     w.postMessage(msg);
   });
@@ -61,6 +87,7 @@ function request<T>(w: Worker, msg: WorkerRequest): Promise<T> {
 
 export class TrainerThreads {
   private jobCtx: HistContext | null = null;
+  private obj: ObjectiveFn | null = null;
 
   private constructor(private readonly workers: Worker[]) {}
 
@@ -75,13 +102,23 @@ export class TrainerThreads {
     return this.jobCtx;
   }
 
-  /** Spawns `threads − 1` workers (at most MAX_THREADS threads in all). */
+  /**
+   * Spawns `threads − 1` workers (at most MAX_THREADS threads in all).
+   * @throws WorkerStartError when a worker cannot be created (e.g. no read permission on its module)
+   */
   static start(threads: number): TrainerThreads {
     const nt = Math.max(1, Math.min(threads, MAX_THREADS));
     const workers: Worker[] = [];
-    for (let t = 1; t < nt; t++) {
-      workers.push(
-        new Worker(new URL("./hist_worker.ts", import.meta.url).href, { type: "module" }),
+    try {
+      for (let t = 1; t < nt; t++) {
+        workers.push(
+          new Worker(new URL("./hist_worker.ts", import.meta.url).href, { type: "module" }),
+        );
+      }
+    } catch (e) {
+      for (const w of workers) w.terminate();
+      throw new WorkerStartError(
+        `cannot start trainer worker: ${e instanceof Error ? e.message : e}`,
       );
     }
     return new TrainerThreads(workers);
@@ -102,7 +139,8 @@ export class TrainerThreads {
     }
     // One shared copy of the raw values for all workers (structured clone would copy per worker).
     const sab = new Float64Array(new SharedArrayBuffer(8 * x.numRows * x.numFeatures));
-    for (let i = 0; i < sab.length; i++) sab[i] = x.values[i];
+    if (ArrayBuffer.isView(x.values)) sab.set(x.values as unknown as ArrayLike<number>);
+    else for (let i = 0; i < sab.length; i++) sab[i] = x.values[i];
     const sx: FeatureMatrix = { numRows: x.numRows, numFeatures: x.numFeatures, values: sab };
     const pending = this.workers.map((w, k) =>
       request<BinnedColumns>(w, { kind: "bin", x: sx, features: share(k + 1), rows, opts })
@@ -112,12 +150,23 @@ export class TrainerThreads {
     return assembleBinned(x.numRows, x.numFeatures, parts, true);
   }
 
-  /** Hands the shared job context to the workers and waits until each entered its job loop. */
-  async attach(ctx: HistContext): Promise<void> {
+  /**
+   * Hands the shared job context and the objective (rebuilt in each worker from `params` and
+   * `labels`) to the workers and waits until each entered its job loop.
+   */
+  async attach(
+    ctx: HistContext,
+    obj: ObjectiveFn,
+    params: TrainParams,
+    labels: Float64Array,
+  ): Promise<void> {
     this.jobCtx = ctx;
+    this.obj = obj;
     const nt = this.threads;
     await Promise.all(
-      this.workers.map((w, k) => request<string>(w, { kind: "attach", ctx, t: k + 1, nt })),
+      this.workers.map((w, k) =>
+        request<string>(w, { kind: "attach", ctx, t: k + 1, nt, params, labels })
+      ),
     );
   }
 
@@ -129,9 +178,10 @@ export class TrainerThreads {
     const ctx = this.ctx;
     const c = ctx.ctrl;
     const nw = this.workers.length;
+    const obj = this.obj!;
     if (nw === 0 || work < PARALLEL_MIN_WORK) {
       c[C.NT] = 1;
-      runJob(ctx, type, 0, 1);
+      runJob(ctx, obj, type, 0, 1);
       return 1;
     }
     c[C.TYPE] = type;
@@ -140,7 +190,7 @@ export class TrainerThreads {
     Atomics.store(c, C.DONE, 0);
     Atomics.add(c, C.SEQ, 1);
     Atomics.notify(c, C.SEQ);
-    runJob(ctx, type, 0, nw + 1);
+    runJob(ctx, obj, type, 0, nw + 1);
     for (;;) {
       const done = Atomics.load(c, C.DONE);
       if (done >= nw) break;
@@ -148,6 +198,12 @@ export class TrainerThreads {
     }
     if (Atomics.load(c, C.ERR) !== 0) throw new Error("internal: a trainer worker job failed");
     return nw + 1;
+  }
+
+  /** Gradients/hessians of all classes from ctx.scores into ctx.grad/hess, rows split by thread. */
+  gradients(): void {
+    const ctx = this.ctx;
+    this.run(JOB_GRAD, ctx.numRows * (ctx.grad.length / ctx.numRows) * 8);
   }
 
   /** Stops the workers (they leave their job loop, or are terminated before attaching). */
