@@ -1,7 +1,7 @@
 /**
  * Offline proof of compile-readiness: `deno compile` needs to download its `denort` runtime, which an
  * offline machine cannot do, so this bundles exactly what the compile tasks embed — the entry point,
- * every worker module, and the onnxruntime-web `.wasm` — into `dist/bundle/`. Running
+ * every worker module, and onnxruntime-web's `.wasm` with its glue `.mjs` — into `dist/bundle/`. Running
  * `dist/bundle/main.js` with the compile tasks' permission flags and no `node_modules` then shows the
  * program needs nothing else (tests/compile_ready_test.ts does this).
  *
@@ -10,9 +10,14 @@
 export const BUNDLE_ENTRIES: Record<string, string> = {
   "main.js": "src/main.ts",
   "ingest_worker.js": "src/ingest/ingest_worker.ts",
+  "hist_worker.js": "src/model/train/hist_worker.ts",
 };
 
-export const ORT_WASM = "node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm";
+/** onnxruntime-web's WASM binary and the emscripten glue module it imports at run time. */
+export const ORT_FILES = [
+  "node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm",
+  "node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.mjs",
+];
 
 /** Bundles into `outDir`; throws with esbuild's message when a bundle fails. */
 export async function bundle(outDir = "dist/bundle"): Promise<string[]> {
@@ -30,9 +35,11 @@ export async function bundle(outDir = "dist/bundle"): Promise<string[]> {
     }
     written.push(target);
   }
-  const wasmOut = `${outDir}/ort-wasm-simd-threaded.wasm`;
-  await Deno.copyFile(ORT_WASM, wasmOut);
-  written.push(wasmOut);
+  for (const f of ORT_FILES) {
+    const out = `${outDir}/${f.slice(f.lastIndexOf("/") + 1)}`;
+    await Deno.copyFile(f, out);
+    written.push(out);
+  }
   return written;
 }
 

@@ -22,6 +22,7 @@ import type {
   ToWorker,
 } from "./messages.ts";
 import type { ShardPlan } from "./shards.ts";
+import { workerUrl } from "../ops/worker_url.ts";
 
 export interface WorkerPoolOptions {
   settings: RunnerSettings;
@@ -65,7 +66,7 @@ export class WorkerPool {
 
   constructor(private readonly opts: WorkerPoolOptions) {
     this.log = (opts.logger ?? silentLogger).child({ component: "worker-pool" });
-    this.url = opts.workerUrl ?? new URL("./ingest_worker.ts", import.meta.url);
+    this.url = opts.workerUrl ?? workerUrl("ingest_worker", import.meta.url);
   }
 
   /** Starts one worker per shard. */

@@ -8,7 +8,8 @@
  *  2. the environment variable `BITGET_ORT_WASM` (a file path);
  *  3. next to the resolved `onnxruntime-web` module (`import.meta.resolve`);
  *  4. `node_modules/onnxruntime-web/dist/` relative to this source file (the compiled binary's
- *     embedded file system keeps the repository layout), then relative to the working directory.
+ *     embedded file system keeps the repository layout), then relative to the working directory;
+ *  5. in a bundle (scripts/bundle.ts), beside the bundle's `.js`.
  */
 
 import * as ort from "onnxruntime-web";
@@ -53,6 +54,8 @@ export function ortWasmCandidates(opts: OrtInitOptions = {}): (string | URL)[] {
   }
   const rel = `node_modules/onnxruntime-web/dist/${ORT_WASM_FILE}`;
   out.push(new URL(`../../${rel}`, import.meta.url));
+  // A bundle (scripts/bundle.ts) ships the .wasm beside its .js; import.meta.url is the bundle's.
+  if (import.meta.url.endsWith(".js")) out.push(new URL(`./${ORT_WASM_FILE}`, import.meta.url));
   try {
     out.push(`${Deno.cwd()}/${rel}`);
   } catch {

@@ -29,6 +29,7 @@ import {
 import type { ObjectiveFn } from "./objectives.ts";
 import type { TrainParams } from "./params.ts";
 import { runPartitionJob } from "./partition.ts";
+import { workerUrl } from "../../ops/worker_url.ts";
 
 /** Smallest job (histogram: rows × features; partition: rows × 8) worth waking the workers for. */
 export const PARALLEL_MIN_WORK = 64_000;
@@ -112,7 +113,7 @@ export class TrainerThreads {
     try {
       for (let t = 1; t < nt; t++) {
         workers.push(
-          new Worker(new URL("./hist_worker.ts", import.meta.url).href, { type: "module" }),
+          new Worker(workerUrl("hist_worker", import.meta.url).href, { type: "module" }),
         );
       }
     } catch (e) {
