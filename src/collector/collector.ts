@@ -67,6 +67,9 @@ export interface CollectSummary {
   /** Frame receive → commit latency (ms). */
   commitLatency: { count: number; p50: number; p99: number; max: number };
   peakRssBytes: number;
+  /** Local receive time of the first event and wall time of the last commit with rows (ms). */
+  firstRecvTs: number;
+  lastCommitTs: number;
   stopReason: string;
 }
 
@@ -153,6 +156,8 @@ export async function runCollector(opts: CollectorOptions): Promise<CollectSumma
 
   const latency = new LatencyHistogram();
   let pendingRecv: number[] = [];
+  let firstRecvTs = 0;
+  let lastCommitTs = 0;
   const board = new StatusBoard();
   const writer = new BatchWriter(store, {
     batchMaxAge: config.store.batchMaxAge,
@@ -160,6 +165,7 @@ export async function runCollector(opts: CollectorOptions): Promise<CollectSumma
     runId,
     onCommit: () => {
       const now = Date.now();
+      if (pendingRecv.length > 0) lastCommitTs = now;
       for (const t of pendingRecv) latency.add(now - t);
       pendingRecv = [];
     },
@@ -167,6 +173,7 @@ export async function runCollector(opts: CollectorOptions): Promise<CollectSumma
       log.error("commit failed", { error: String(err), droppedEvents: dropped }),
   });
   const push = (events: MarketEvent[], frames?: Record<string, number>) => {
+    if (firstRecvTs === 0 && events.length > 0) firstRecvTs = events[0].recvTs;
     for (const ev of events) {
       pendingRecv.push(ev.recvTs);
       if (ev.kind === "gap") board.gaps++;
@@ -255,6 +262,8 @@ export async function runCollector(opts: CollectorOptions): Promise<CollectSumma
     checksumFailures: board.totalChecksumFailures(),
     commitLatency: latency.summary(),
     peakRssBytes: peakRss,
+    firstRecvTs,
+    lastCommitTs,
     stopReason,
   };
   log.info("collect stopped", {
