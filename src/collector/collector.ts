@@ -17,7 +17,7 @@ import { BitgetPublicRest, BitgetRestError } from "../bitget/rest_public.ts";
 import { Store } from "../store/store.ts";
 import { BatchWriter } from "../store/batch_writer.ts";
 import { runRetention } from "../store/retention.ts";
-import { planShards } from "../ingest/shards.ts";
+import { channelsPerConnection, planShards } from "../ingest/shards.ts";
 import { runnerSettings, WorkerPool } from "../ingest/worker_pool.ts";
 import { pollerIntervals, RestPollers } from "../ingest/pollers.ts";
 import { LatencyHistogram } from "../ops/latency.ts";
@@ -181,7 +181,19 @@ export async function runCollector(opts: CollectorOptions): Promise<CollectSumma
     writer.pushAll(events, frames);
   };
 
-  const shards = planShards(opts.symbols, opts.channels, config.ws.maxChannelsPerConnection);
+  const minConnections = config.ws.minConnections === "auto"
+    ? navigator.hardwareConcurrency
+    : config.ws.minConnections;
+  const shards = planShards(
+    opts.symbols,
+    opts.channels,
+    channelsPerConnection(
+      opts.symbols.length,
+      opts.channels.length,
+      config.ws.maxChannelsPerConnection,
+      minConnections,
+    ),
+  );
   const pool = new WorkerPool({
     settings: runnerSettings(config),
     shards,

@@ -53,6 +53,11 @@ export const ConfigSchema = z.object({
   ws: z.object({
     /** Channels (symbol × channel) per connection; Bitget recommends < 50 (API.md §1.1). */
     maxChannelsPerConnection: z.number().int().min(1).max(1000).default(48),
+    /**
+     * Connections (= ingest worker threads) to spread symbols over, at least; `auto` = the CPU
+     * count. Each connection still holds ≤ maxChannelsPerConnection; Bitget allows 100 per IP.
+     */
+    minConnections: z.union([z.literal("auto"), z.number().int().min(1).max(100)]).default("auto"),
     /** Args per subscribe message; the args must also stay ≤ 4096 bytes (API.md §1.1). */
     maxArgsPerMessage: z.number().int().min(1).max(100).default(15),
     /** Client → server messages per second per connection; Bitget's cap is 10 (API.md §1.1). */

@@ -277,11 +277,9 @@ export class MicroSampler {
       parseLevels(this.lastAsks, this.askPx, this.askSz);
       return microBookFromLevels(this.bidPx, this.bidSz, this.askPx, this.askSz);
     }
-    return microBookFromLevels(
-      this.book.bids.prices,
-      this.book.bids.sizes,
-      this.book.asks.prices,
-      this.book.asks.sizes,
-    );
+    // The top 15 levels are all the micro set reads (microBookFromLevels).
+    const b = this.book.bids.top(MICRO_BOOK_LEVELS);
+    const a = this.book.asks.top(MICRO_BOOK_LEVELS);
+    return microBookFromLevels(b.prices, b.sizes, a.prices, a.sizes);
   }
 }

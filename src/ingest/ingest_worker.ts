@@ -7,6 +7,7 @@
  */
 import type { FromWorker, ToWorker } from "./messages.ts";
 import { ShardRunner } from "./shard_runner.ts";
+import { packForTransfer } from "./transport.ts";
 
 // The worker global, typed minimally (this file is also type-checked with the window lib).
 const scope = self as unknown as {
@@ -21,7 +22,10 @@ scope.onmessage = (e: MessageEvent<ToWorker>) => {
   const m = e.data;
   if (m.type === "start") {
     if (runner !== null) return;
-    runner = new ShardRunner(m.shard, m.settings, (out) => scope.postMessage(out));
+    runner = new ShardRunner(m.shard, m.settings, (out) => {
+      if (out.type === "batch") packForTransfer(out.events);
+      scope.postMessage(out);
+    });
     runner.start();
   } else if (m.type === "stop") {
     const r = runner;

@@ -62,3 +62,19 @@ export function planShards(
   flush();
   return shards;
 }
+
+/**
+ * Channels per connection that spread `symbols` over at least `minConnections` connections (whole
+ * symbols per connection), never above `maxPerConnection`. Parsing and book maintenance run in one
+ * worker per connection, so on a multi-core host more connections ingest faster (measured on the
+ * real 2024 recording, 2 cores: 1 connection 0.20×, 2 connections 0.29× of the raw insert rate).
+ */
+export function channelsPerConnection(
+  symbols: number,
+  channels: number,
+  maxPerConnection: number,
+  minConnections: number,
+): number {
+  const bySymbols = Math.ceil(symbols / Math.max(1, Math.min(minConnections, symbols))) * channels;
+  return Math.max(1, Math.min(maxPerConnection, bySymbols));
+}

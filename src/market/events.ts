@@ -64,6 +64,11 @@ export interface BookEvent {
   checksum: number | null;
   /** Book summary after applying this message; null when the book is empty or one-sided. */
   top: BookTop | null;
+  /**
+   * `bids`/`asks` as JSON text (market/book_levels.ts), set by the ingest worker before it posts
+   * a batch; `bids`/`asks` are then empty. Consumers needing levels parse this text.
+   */
+  levelsJson?: { bids: string; asks: string };
 }
 
 /** One public trade (taker side). */

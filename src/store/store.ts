@@ -14,10 +14,10 @@ import { type AggFlushCounts, Aggregator } from "./aggregates.ts";
 import { prepareDbFile } from "./db_file.ts";
 import { reason, StoreError } from "./errors.ts";
 import {
+  bookLevelsText,
   type CandleSource,
   eventRow,
   finiteOrNull,
-  levelsJson,
   RAW_INSERT_SQL,
   RAW_TABLES,
   type RawTable,
@@ -254,8 +254,7 @@ export class Store {
                 ev.action,
                 ev.seq,
                 ev.checksum,
-                levelsJson(ev.bids),
-                levelsJson(ev.asks),
+                ...bookLevelsText(ev),
               )
               : ins.books15.run(
                 ev.symbol,
@@ -263,8 +262,7 @@ export class Store {
                 ev.recvTs,
                 ev.seq,
                 ev.checksum,
-                levelsJson(ev.bids),
-                levelsJson(ev.asks),
+                ...bookLevelsText(ev),
               );
             if (r.changes === 0) {
               duplicates++;
