@@ -89,7 +89,7 @@ async function collect(
   port: number,
   until: { frames?: number; duration?: string },
 ): Promise<Record<string, number>> {
-  await Deno.writeTextFile(`${dir}/config.yaml`, `log:\n  statusInterval: 1h\nws:\n  maxChannelsPerConnection: ${Deno.env.get("BITGET_BENCH_CHANNELS") ?? 48}\n`);
+  await Deno.writeTextFile(`${dir}/config.yaml`, "log:\n  statusInterval: 1h\n");
   const db = `${dir}/bench.db`;
   const args = [
     "run",
