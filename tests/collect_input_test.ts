@@ -55,36 +55,16 @@ Deno.test({
         const dir = await Deno.makeTempDir();
         await Deno.writeTextFile(`${dir}/plainfile`, "x");
         // A DB path under a regular file (ENOTDIR), inside the allowed dir.
-        await Deno.writeTextFile(`${dir}/config.yaml`, testConfig());
         const blocked = `${dir}/plainfile/bitget.db`;
-        const cmd = new Deno.Command(Deno.execPath(), {
-          args: [
-            "run",
-            "--allow-net=127.0.0.1",
-            `--allow-read=src,${dir}`,
-            `--allow-write=${dir}`,
-            "--allow-env=BITGET_*,LOG_TOKENS,LOG_STREAM",
-            "--allow-sys=hostname",
-            "--unstable-worker-options",
-            "src/main.ts",
-            "collect",
-            "--config",
-            `${dir}/config.yaml`,
-            "--symbols",
-            "BTCUSDT",
-            "--db",
-            blocked,
-            "--ws-url",
-            s.wsUrl,
-            "--rest-url",
-            s.restUrl,
-          ],
-          cwd: new URL("../", import.meta.url).pathname,
-          stdout: "piped",
-          stderr: "piped",
-        });
-        const out = await cmd.output();
-        const err = new TextDecoder().decode(out.stderr);
+        // The later --db wins over the harness's own (node:util parseArgs keeps the last value).
+        const c = await spawnCollector(
+          s,
+          ["--symbols", "BTCUSDT", "--db", blocked],
+          testConfig(),
+          dir,
+        );
+        const out = await c.done;
+        const err = out.stderr;
         assert.equal(out.code, 1, err);
         assert.match(err, /plainfile\/bitget\.db/);
         assert.equal(await Deno.readTextFile(`${dir}/plainfile`), "x");

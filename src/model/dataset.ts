@@ -1,0 +1,328 @@
+/**
+ * Training datasets from the store, built with the same streaming engines the live chain runs
+ * (candle.ts `runCandleBatch`, micro.ts `runMicroBatch`), so a training row equals what the
+ * feature worker computes live for the same market data.
+ *
+ * - candle: closed bars of one interval from `candles` (the last stored bar of a symbol counts only
+ *   when it was last updated at or after its close; a live store may hold the forming bar), with
+ *   the last settled funding rate at each bar close attached (`attachSettledFunding`). Reference
+ *   price of a row = the bar close, known at ts + interval.
+ * - micro: 1 s records from `agg_1s` (book metrics of the last book event in the second, trade
+ *   flow of the second) joined as of each second with the last stored ticker (last, mark, index,
+ *   funding, next funding time, open interest). A record at ts = bucket_ts + 1000 holds trades of
+ *   (ts − 1000, ts], the MicroInput convention. agg_1s keeps a BookTop only, so imb3 and
+ *   depth_total_usdt are missing (NaN), as micro_input.ts documents. Reference price = mid.
+ *
+ * Labels: labels.ts `makeLabels` (forward log return over `horizon` rows on the step grid, class
+ * flat/long/short against the taker round-trip cost). Rows without a label are dropped.
+ * Symbols are pooled: rows of all symbols are kept together, ordered by time then symbol.
+ */
+import { z } from "zod";
+import { attachSettledFunding, type Bar, runCandleBatch } from "../features/candle.ts";
+import { type DataGap, makeLabels } from "../features/labels.ts";
+import type { FeatureMatrix } from "../features/matrix.ts";
+import { type MicroOptions, runMicroBatch } from "../features/micro.ts";
+import type { MicroInput } from "../features/micro_input.ts";
+import { type FeatureSetName, featureSet } from "../features/registry.ts";
+import {
+  intervalMs as parseInterval,
+  readAgg,
+  readCandles,
+  readFundingRates,
+  readGaps,
+  readTickers,
+} from "../store/readers.ts";
+import type { Store } from "../store/store.ts";
+
+/** A user-facing problem with the requested dataset (no data, too short, …): exit code 2. */
+export class DatasetError extends Error {
+  override name = "DatasetError";
+}
+
+/** Trading costs used for the label threshold, all bps. */
+export interface CostSpec {
+  /** Taker fee per side, bps. */
+  takerFeeBps: number;
+  /** Slippage per side, bps. */
+  slippageBps: number;
+  /** Full bid–ask spread, bps; null = the observed spread per row (micro only). */
+  spreadBps: number | null;
+}
+
+export interface DatasetSpec {
+  features: FeatureSetName;
+  symbols: string[];
+  /** Label horizon in rows: bars (candle) or seconds (micro). */
+  horizon: number;
+  /** Candle interval ("1m", "15m"); ignored for micro. */
+  interval: string;
+  /** Half-open time range [from, to) on the row time (bar start / sample second), epoch ms. */
+  from: number;
+  to: number;
+  costs: CostSpec;
+  /** Micro engine settings (defaults of micro.ts when absent). */
+  micro?: MicroOptions;
+}
+
+/** Labelled rows of all symbols, time-ordered (ties by symbol order), features in set order. */
+export interface Dataset {
+  featureNames: readonly string[];
+  /** Step between consecutive rows of one symbol, ms (interval or 1000). */
+  stepMs: number;
+  rows: number;
+  cols: number;
+  /** Row-major features, rows × cols. */
+  values: Float64Array;
+  /** Row time (bar start / sample second), epoch ms. */
+  ts: Float64Array;
+  /** Index into `symbols` of each row. */
+  symbolIndex: Int32Array;
+  symbols: string[];
+  /** Forward log return over the horizon, bps. */
+  fwdRetBps: Float64Array;
+  /** 0 flat, 1 long, 2 short. */
+  cls: Int8Array;
+  /** Round-trip cost threshold per row, bps. */
+  thresholdBps: Float64Array;
+  /** Per symbol: rows with features before labelling, rows kept. */
+  perSymbol: { symbol: string; featureRows: number; labelled: number }[];
+}
+
+interface SymbolRows {
+  m: FeatureMatrix;
+  price: Float64Array;
+  spread: Float64Array | null;
+  gaps: DataGap[];
+}
+
+/** Closed bars of `symbol` in [from, to) with settled funding attached; see file doc. */
+export function loadClosedBars(
+  store: Store,
+  symbol: string,
+  interval: string,
+  from: number,
+  to: number,
+): Bar[] {
+  const step = parseInterval(interval);
+  const rows = readCandles(store, symbol, interval, from, to);
+  if (rows.length && rows[rows.length - 1].updatedTs < rows[rows.length - 1].ts + step) rows.pop();
+  // Funding settled before the first bar is needed for its value: read from the earliest time.
+  const settled = readFundingRates(store, symbol, 0, to + step)
+    .filter((f) => f.type === "settled")
+    .map((f) => ({ ts: f.ts, rate: f.fundingRate }));
+  const bars: Bar[] = rows.map((r) => ({
+    ts: r.ts,
+    open: r.open,
+    high: r.high,
+    low: r.low,
+    close: r.close,
+    volume: r.volume,
+  }));
+  return attachSettledFunding(bars, settled, step);
+}
+
+/** 1 s micro inputs of `symbol` with ts in [from, to), from agg_1s + tickers (see file doc). */
+export function loadMicroInputs(store: Store, symbol: string, from: number, to: number): MicroInput[] {
+  const agg = readAgg(store, "agg_1s", symbol, from - 1000, to - 1000);
+  const tickers = readTickers(store, symbol, 0, to);
+  const out: MicroInput[] = [];
+  let k = -1;
+  let last = NaN;
+  let lastTs = -Infinity;
+  for (const a of agg) {
+    const ts = a.bucketTs + 1000;
+    while (k + 1 < tickers.length && tickers[k + 1].ts <= ts) k++;
+    const t = k >= 0 ? tickers[k] : null;
+    if (a.close !== null) {
+      last = a.close;
+      lastTs = a.lastTs ?? a.bucketTs;
+    }
+    if (a.mid === null || a.mid === undefined || !(a.mid > 0)) continue; // no book in the second
+    out.push({
+      ts,
+      mid: a.mid,
+      spreadBps: a.spreadBps ?? NaN,
+      imbalance1: a.imbalance1 ?? NaN,
+      imbalance3: NaN,
+      imbalance5: a.imbalance5 ?? NaN,
+      depthTotal: NaN,
+      depth5bps: a.depth5bps ?? NaN,
+      depth10bps: a.depth10bps ?? NaN,
+      buyVolume: a.buyVolume,
+      sellVolume: a.sellVolume,
+      tradeCount: a.tradeCount,
+      vwap: a.vwap ?? NaN,
+      // The newer of the last trade in agg_1s and the ticker's last price.
+      last: t && t.ts > lastTs ? t.last : last,
+      markPrice: t?.markPrice ?? NaN,
+      indexPrice: t?.indexPrice ?? NaN,
+      fundingRate: t?.fundingRate ?? NaN,
+      nextFundingTime: t?.nextFundingTime ?? NaN,
+      openInterest: t?.openInterest ?? NaN,
+    });
+  }
+  return out;
+}
+
+function symbolRows(store: Store, spec: DatasetSpec, symbol: string, stepMs: number): SymbolRows {
+  if (spec.features === "candle") {
+    const bars = loadClosedBars(store, symbol, spec.interval, spec.from, spec.to);
+    const m = bars.length ? runCandleBatch(bars, stepMs) : emptyMatrix("candle");
+    return { m, price: Float64Array.from(bars, (b) => b.close), spread: null, gaps: [] };
+  }
+  const inputs = loadMicroInputs(store, symbol, spec.from, spec.to);
+  const m = inputs.length ? runMicroBatch(inputs, spec.micro) : emptyMatrix("micro");
+  const gaps = readGaps(store, symbol, 0, Number.MAX_SAFE_INTEGER)
+    .map((g) => ({ startTs: g.startTs, endTs: g.endTs }));
+  return {
+    m,
+    price: Float64Array.from(inputs, (r) => r.mid),
+    spread: Float64Array.from(inputs, (r) => r.spreadBps),
+    gaps,
+  };
+}
+
+function emptyMatrix(set: FeatureSetName): FeatureMatrix {
+  const names = featureSet(set).features;
+  return { names, ts: new Float64Array(0), values: new Float64Array(0), rows: 0, cols: names.length };
+}
+
+/**
+ * Builds the labelled, pooled dataset described in the file doc.
+ * @throws DatasetError when a symbol has no rows in the range, when no row of any symbol can be
+ *   labelled (horizon longer than the data), or for an unknown interval.
+ */
+export function buildDataset(store: Store, spec: DatasetSpec): Dataset {
+  const set = featureSet(spec.features);
+  let stepMs: number;
+  try {
+    stepMs = spec.features === "candle" ? parseInterval(spec.interval) : 1000;
+  } catch (e) {
+    throw new DatasetError(e instanceof Error ? e.message : String(e));
+  }
+  const cols = set.features.length;
+  const parts: { sym: number; s: SymbolRows; keep: number[]; fwd: Float64Array; cls: Int8Array; thr: Float64Array }[] = [];
+  const perSymbol: Dataset["perSymbol"] = [];
+  const range = `[${new Date(spec.from).toISOString()}, ${new Date(spec.to).toISOString()})`;
+  spec.symbols.forEach((symbol, sym) => {
+    const s = symbolRows(store, spec, symbol, stepMs);
+    if (s.m.rows === 0) {
+      const src = spec.features === "candle" ? `${spec.interval} candles` : "agg_1s rows with a book";
+      throw new DatasetError(`no ${src} for ${symbol} in ${range} (unknown symbol or no data)`);
+    }
+    const lab = makeLabels(s.m.ts, s.price, {
+      horizon: spec.horizon,
+      stepMs,
+      takerFeeBps: spec.costs.takerFeeBps,
+      slippageBps: spec.costs.slippageBps,
+      spreadBps: spec.costs.spreadBps ?? s.spread ?? 0,
+      gaps: s.gaps,
+    });
+    const keep: number[] = [];
+    for (let i = 0; i < s.m.rows; i++) if (lab.cls[i] >= 0) keep.push(i);
+    perSymbol.push({ symbol, featureRows: s.m.rows, labelled: keep.length });
+    parts.push({ sym, s, keep, fwd: lab.fwdRetBps, cls: lab.cls, thr: lab.thresholdBps });
+  });
+  const total = parts.reduce((n, p) => n + p.keep.length, 0);
+  if (total === 0) {
+    const spans = perSymbol.map((p) => `${p.symbol}: ${p.featureRows} rows`).join(", ");
+    throw new DatasetError(
+      `horizon ${spec.horizon} × ${stepMs} ms is too long for the data (${spans}): no row has a ` +
+        `complete label window`,
+    );
+  }
+  // Merge by (ts, symbol order) so time-based splitting sees one ordered sequence.
+  const order: [number, number][] = [];
+  parts.forEach((p, pi) => p.keep.forEach((i) => order.push([pi, i])));
+  order.sort((a, b) => parts[a[0]].s.m.ts[a[1]] - parts[b[0]].s.m.ts[b[1]] || a[0] - b[0]);
+  const values = new Float64Array(total * cols);
+  const ts = new Float64Array(total);
+  const symbolIndex = new Int32Array(total);
+  const fwdRetBps = new Float64Array(total);
+  const cls = new Int8Array(total);
+  const thresholdBps = new Float64Array(total);
+  order.forEach(([pi, i], r) => {
+    const p = parts[pi];
+    values.set(p.s.m.values.subarray(i * cols, (i + 1) * cols), r * cols);
+    ts[r] = p.s.m.ts[i];
+    symbolIndex[r] = p.sym;
+    fwdRetBps[r] = p.fwd[i];
+    cls[r] = p.cls[i];
+    thresholdBps[r] = p.thr[i];
+  });
+  return {
+    featureNames: set.features,
+    stepMs,
+    rows: total,
+    cols,
+    values,
+    ts,
+    symbolIndex,
+    symbols: [...spec.symbols],
+    fwdRetBps,
+    cls,
+    thresholdBps,
+    perSymbol,
+  };
+}
+
+/**
+ * The `training` section `bitget-bot train` adds to a bundle's JSON: what the live chain needs to
+ * rebuild the model's inputs exactly (feature set, interval, engine settings) and how the model
+ * was trained and validated. Unknown to bundle.ts's schema (which ignores it); read it with
+ * {@link readTrainingSection}.
+ */
+export const TrainingSectionSchema = z.object({
+  featureSet: z.enum(["candle", "micro"]),
+  /** Candle interval ("1m", "15m") or "1s" for micro. */
+  interval: z.string(),
+  stepMs: z.number().int().positive(),
+  engine: z.object({
+    intervalMs: z.number().int().positive().optional(),
+    maxFillMs: z.number().optional(),
+    longWindow: z.number().optional(),
+    atrBarMs: z.number().optional(),
+  }),
+  symbols: z.array(z.string()),
+  horizon: z.number().int().positive(),
+  horizonMs: z.number().positive(),
+  objective: z.enum(["multiclass", "binary", "regression"]),
+  labelDefinition: z.string(),
+  costs: z.object({
+    takerFeeBps: z.number(),
+    slippageBps: z.number(),
+    spreadBps: z.number().nullable(),
+  }),
+  thresholdBps: z.number().nullable(),
+  windows: z.object({
+    train: z.object({ startMs: z.number(), endMs: z.number(), rows: z.number() }),
+    valid: z.object({ startMs: z.number(), endMs: z.number(), rows: z.number() }),
+    gapMs: z.number(),
+    purgedRows: z.number(),
+  }),
+  params: z.record(z.string()),
+});
+export type TrainingSection = z.infer<typeof TrainingSectionSchema>;
+
+/**
+ * Reads the `training` section of bundle `<base>.json`.
+ * @throws DatasetError when the file cannot be read, or has no valid `training` section (a bundle
+ *   not made by `bitget-bot train`, e.g. a LightGBM import).
+ */
+export async function readTrainingSection(path: string): Promise<TrainingSection> {
+  const json = path.replace(/\.(raw\.onnx|onnx|json)$/, "") + ".json";
+  let obj: { training?: unknown };
+  try {
+    obj = JSON.parse(await Deno.readTextFile(json));
+  } catch (e) {
+    throw new DatasetError(`cannot read ${json}: ${e instanceof Error ? e.message : e}`);
+  }
+  const r = TrainingSectionSchema.safeParse(obj.training);
+  if (!r.success) {
+    throw new DatasetError(
+      `${json} has no valid "training" section (not written by bitget-bot train): ` +
+        r.error.issues.map((i) => `${i.path.join(".") || "training"}: ${i.message}`).join("; "),
+    );
+  }
+  return r.data;
+}
