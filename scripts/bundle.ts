@@ -11,6 +11,7 @@ export const BUNDLE_ENTRIES: Record<string, string> = {
   "main.js": "src/main.ts",
   "ingest_worker.js": "src/ingest/ingest_worker.ts",
   "hist_worker.js": "src/model/train/hist_worker.ts",
+  "score_worker.js": "src/features/score_worker.ts",
 };
 
 /** onnxruntime-web's WASM binary and the emscripten glue module it imports at run time. */

@@ -38,6 +38,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "import | inspect | predict | fit — LightGBM-compatible models and ONNX bundles",
     load: async () => (await import("./cli/model.ts")).modelCommand,
   },
+  train: {
+    summary: "build features + labels from the database, walk-forward train a GBDT, write a bundle",
+    load: async () => (await import("./cli/train.ts")).trainCommand,
+  },
 };
 
 function usage(): string {

@@ -39,6 +39,8 @@ options:
   --fault SPEC                      arm a fault (repeatable): drop@N, stall@N:MS, malformed@N, error@N:CODE,
                                     checksum@N, reject:CHANNEL:INSTID[:K], rest429:N
   --verbose                         log connections and faults to stderr (JSON lines)
+  --no-relay                        serve without the TCP relay (one copy less per byte; drop@N
+                                    then closes with a close frame instead of cutting the socket)
   -h, --help                        this text`;
 
 class UsageError extends Error {}
@@ -97,6 +99,7 @@ function parse(argv: string[]): SimulatorOptions | "help" {
         "history-funding": { type: "string", multiple: true },
         fault: { type: "string", multiple: true },
         verbose: { type: "boolean" },
+        "no-relay": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -137,6 +140,7 @@ function parse(argv: string[]): SimulatorOptions | "help" {
     historyCandles: (v["history-candles"] ?? []).map(parseCandles),
     historyFunding: (v["history-funding"] ?? []).map(parseFunding),
     faults,
+    relay: !v["no-relay"],
     logger: v.verbose
       ? createLogger({ format: "json", sink: (l) => console.error(l) }, { cmd: "replay" })
       : silentLogger,

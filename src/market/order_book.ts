@@ -20,6 +20,8 @@ export interface LevelView {
   readonly count: number;
   price(i: number): number;
   size(i: number): number;
+  /** Total size of the levels priced at or better than `limit` (base coin). */
+  sizeWithin(limit: number): number;
 }
 
 class Side implements LevelView {
@@ -46,6 +48,16 @@ class Side implements LevelView {
   /** Size of level `i` (0 = best, base coin). O(1). */
   size(i: number): number {
     return this.sz[this.sz.length - 1 - i];
+  }
+
+  sizeWithin(limit: number): number {
+    const px = this.px;
+    const sz = this.sz;
+    const d = this.dir;
+    let t = 0;
+    // Walk from the best level (the end) while the price is at or better than the limit.
+    for (let i = px.length - 1; i >= 0 && (px[i] - limit) * d >= 0; i--) t += sz[i];
+    return t;
   }
 
   /**
@@ -212,7 +224,18 @@ function imbalance(b: number, a: number): number {
 }
 
 class ArrayView implements LevelView {
-  constructor(private readonly px: readonly number[], private readonly sz: readonly number[]) {}
+  constructor(
+    private readonly px: readonly number[],
+    private readonly sz: readonly number[],
+    private readonly dir: 1 | -1,
+  ) {}
+  sizeWithin(limit: number): number {
+    let t = 0;
+    for (let i = 0; i < this.px.length && (this.px[i] - limit) * this.dir >= 0; i++) {
+      t += this.sz[i];
+    }
+    return t;
+  }
   get count(): number {
     return this.px.length;
   }
@@ -241,7 +264,7 @@ export function bookTop(
   askPx: readonly number[],
   askSz: readonly number[],
 ): BookTop | null {
-  return summarize(new ArrayView(bidPx, bidSz), new ArrayView(askPx, askSz));
+  return summarize(new ArrayView(bidPx, bidSz, 1), new ArrayView(askPx, askSz, -1));
 }
 
 /** Summary of two best-first sides; see `BookTop` for the formulas and units. */
@@ -250,14 +273,8 @@ export function summarize(bids: LevelView, asks: LevelView): BookTop | null {
   const bestBid = bids.price(0);
   const bestAsk = asks.price(0);
   const mid = (bestBid + bestAsk) / 2;
-  const within = (bps: number): number => {
-    const lo = mid * (1 - bps / 1e4);
-    const hi = mid * (1 + bps / 1e4);
-    let d = 0;
-    for (let i = 0; i < bids.count && bids.price(i) >= lo; i++) d += bids.size(i);
-    for (let i = 0; i < asks.count && asks.price(i) <= hi; i++) d += asks.size(i);
-    return d;
-  };
+  const within = (bps: number): number =>
+    bids.sizeWithin(mid * (1 - bps / 1e4)) + asks.sizeWithin(mid * (1 + bps / 1e4));
   const b0 = bids.size(0);
   const a0 = asks.size(0);
   return {

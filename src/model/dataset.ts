@@ -23,7 +23,7 @@ import { type DataGap, makeLabels } from "../features/labels.ts";
 import type { FeatureMatrix } from "../features/matrix.ts";
 import { type MicroOptions, runMicroBatch } from "../features/micro.ts";
 import type { MicroInput } from "../features/micro_input.ts";
-import { type FeatureSetName, featureSet } from "../features/registry.ts";
+import { featureSet, type FeatureSetName } from "../features/registry.ts";
 import {
   intervalMs as parseInterval,
   readAgg,
@@ -122,7 +122,12 @@ export function loadClosedBars(
 }
 
 /** 1 s micro inputs of `symbol` with ts in [from, to), from agg_1s + tickers (see file doc). */
-export function loadMicroInputs(store: Store, symbol: string, from: number, to: number): MicroInput[] {
+export function loadMicroInputs(
+  store: Store,
+  symbol: string,
+  from: number,
+  to: number,
+): MicroInput[] {
   const agg = readAgg(store, "agg_1s", symbol, from - 1000, to - 1000);
   const tickers = readTickers(store, symbol, 0, to);
   const out: MicroInput[] = [];
@@ -184,7 +189,13 @@ function symbolRows(store: Store, spec: DatasetSpec, symbol: string, stepMs: num
 
 function emptyMatrix(set: FeatureSetName): FeatureMatrix {
   const names = featureSet(set).features;
-  return { names, ts: new Float64Array(0), values: new Float64Array(0), rows: 0, cols: names.length };
+  return {
+    names,
+    ts: new Float64Array(0),
+    values: new Float64Array(0),
+    rows: 0,
+    cols: names.length,
+  };
 }
 
 /**
@@ -201,13 +212,22 @@ export function buildDataset(store: Store, spec: DatasetSpec): Dataset {
     throw new DatasetError(e instanceof Error ? e.message : String(e));
   }
   const cols = set.features.length;
-  const parts: { sym: number; s: SymbolRows; keep: number[]; fwd: Float64Array; cls: Int8Array; thr: Float64Array }[] = [];
+  const parts: {
+    sym: number;
+    s: SymbolRows;
+    keep: number[];
+    fwd: Float64Array;
+    cls: Int8Array;
+    thr: Float64Array;
+  }[] = [];
   const perSymbol: Dataset["perSymbol"] = [];
   const range = `[${new Date(spec.from).toISOString()}, ${new Date(spec.to).toISOString()})`;
   spec.symbols.forEach((symbol, sym) => {
     const s = symbolRows(store, spec, symbol, stepMs);
     if (s.m.rows === 0) {
-      const src = spec.features === "candle" ? `${spec.interval} candles` : "agg_1s rows with a book";
+      const src = spec.features === "candle"
+        ? `${spec.interval} candles`
+        : "agg_1s rows with a book";
       throw new DatasetError(`no ${src} for ${symbol} in ${range} (unknown symbol or no data)`);
     }
     const lab = makeLabels(s.m.ts, s.price, {

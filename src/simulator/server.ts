@@ -43,6 +43,12 @@ export interface SimulatorOptions {
   historyCandles?: { symbol: string; interval: string; path: string }[];
   /** Funding CSVs for history-fund-rate. */
   historyFunding?: { symbol: string; path: string }[];
+  /**
+   * Put the TCP relay (tcp_front.ts) in front of the server, so `drop@N` cuts connections without
+   * a close frame; default true. Without it every byte skips one copy through JS (benchmarks),
+   * and `drop@N` closes with a close frame instead.
+   */
+  relay?: boolean;
   /** Fault specs armed at start (faults.ts grammar). */
   faults?: string[];
   logger?: Logger;
@@ -239,23 +245,27 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     return rest.handle(req, url, client.hostname);
   };
 
+  const relay = opts.relay ?? true;
   const inner = Deno.serve(
     {
-      hostname: "127.0.0.1",
-      port: 0,
+      hostname: relay ? "127.0.0.1" : (opts.hostname ?? "127.0.0.1"),
+      port: relay ? 0 : (opts.port ?? 0),
       onListen() {},
       onError: (e) => json(500, { error: String(e) }),
     },
     handler,
   );
-  try {
-    front = new TcpFront(opts.hostname ?? "127.0.0.1", opts.port ?? 0, inner.addr.port);
-  } catch (e) {
-    await inner.shutdown();
-    throw e;
+  if (relay) {
+    try {
+      front = new TcpFront(opts.hostname ?? "127.0.0.1", opts.port ?? 0, inner.addr.port);
+    } catch (e) {
+      await inner.shutdown();
+      throw e;
+    }
   }
-  const port = front.addr.port;
-  const hostname = urlHost(front.addr.hostname);
+  const addr = front ? front.addr : inner.addr;
+  const port = addr.port;
+  const hostname = urlHost(addr.hostname);
   log.info("simulator listening", { port, frames: rec.count, speed });
 
   let closing: Promise<void> | null = null;
@@ -278,7 +288,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
           new Promise((r) => (timer = setTimeout(r, 500))),
         ]);
         clearTimeout(timer);
-        await front!.close();
+        await front?.close();
         await inner.shutdown();
       })();
       return closing;
