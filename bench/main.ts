@@ -1,5 +1,5 @@
 /**
- * `deno task bench [--quick] [--only ingest,store,features,scoring,trainer]`: every capability's
+ * `deno task bench [--quick] [--only ingest,store,features,scoring,decision,trainer]`: every capability's
  * figure next to a baseline measured in the same run (never a timed assertion). The machine is
  * shared, so compare the ratios, not absolute times across runs.
  */
@@ -8,6 +8,7 @@ import { formatIngestBench, runIngestBench } from "./ingest_bench.ts";
 import { runFeaturesBench } from "./features_bench.ts";
 import { formatScoringBench, runScoringBench } from "./scoring_bench.ts";
 import { runTrainerBench } from "./trainer_bench.ts";
+import { formatDecisionBench, runDecisionBench } from "./decision_bench.ts";
 import { compareIngestRates, loadReplayFrames } from "../src/store/bench_support.ts";
 
 const { values } = parseArgs({
@@ -72,6 +73,12 @@ if (want("scoring")) {
   const r = await runScoringBench(quick ? { singleRuns: 1000, batchRuns: 3, warmUp: 1000 } : {});
   results.scoring = r;
   say(formatScoringBench(r) + "\n");
+}
+
+if (want("decision")) {
+  const r = await runDecisionBench(quick ? 5_000 : 20_000);
+  results.decision = r;
+  say(formatDecisionBench(r) + "\n");
 }
 
 if (want("trainer")) {

@@ -41,7 +41,14 @@ Deno.test({
     const work = await Deno.makeTempDir({ prefix: "bitget-bundle-" });
     try {
       const files = await bundle(`${work}/app`);
-      assert.equal(files.length, 5);
+      const names = files.map((f) => f.slice(f.lastIndexOf("/") + 1)).sort();
+      for (const want of ["main.js", "ingest_worker.js", "hist_worker.js", "score_worker.js"]) {
+        assert.ok(names.includes(want), `bundle has ${want}: ${names.join(", ")}`);
+      }
+      assert.ok(
+        names.includes("ort-wasm-simd-threaded.wasm") &&
+          names.includes("ort-wasm-simd-threaded.mjs"),
+      );
       for (const d of ["data", "models", "sample"]) await Deno.mkdir(`${work}/${d}`);
       await Deno.copyFile(`${ROOT}sample/${SAMPLE}`, `${work}/sample/${SAMPLE}`);
       await Deno.copyFile(`${SHARED}lightgbm/binary_model.txt`, `${work}/models/binary_model.txt`);

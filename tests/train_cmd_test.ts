@@ -158,7 +158,7 @@ Deno.test("train: user errors exit 2 with a clear message", async () => {
       /horizon 100000 .* too long/,
     ],
     [
-      [db, ...base, "--symbols=BTCUSDT", `--from=${FROM}`, `--to=${FROM + 30 * 60_000}`],
+      [db, ...base, "--symbols=BTCUSDT", `--from=${FROM}`, `--to=${FROM + 12 * 60_000}`],
       /empty training window/,
     ],
     [[

@@ -36,6 +36,14 @@ export interface ScoringClientOptions {
   warmUpRuns?: number;
 }
 
+/**
+ * The Web Worker constructor, captured when this module is evaluated: onnxruntime-web's threaded
+ * emscripten glue, once initialised in this thread, replaces `globalThis.Worker` with Node's
+ * worker_threads class (it takes Deno for Node), which cannot run a module worker with
+ * `onmessage`. Import this module before the first in-thread ORT session is created.
+ */
+const WebWorker: typeof Worker = globalThis.Worker;
+
 type Pending = { resolve: (r: ScoreResult[]) => void; reject: (e: Error) => void };
 
 /** A running score worker. Not shared between threads; close() when done. */
@@ -67,7 +75,7 @@ export class ScoringClient {
    * @throws ScoringWorkerError with the worker's reason when the bundle is refused.
    */
   static start(o: ScoringClientOptions): Promise<ScoringClient> {
-    const w = new Worker(workerUrl("score_worker", import.meta.url).href, { type: "module" });
+    const w = new WebWorker(workerUrl("score_worker", import.meta.url).href, { type: "module" });
     return new Promise((resolve, reject) => {
       w.onmessage = (e: MessageEvent<FromScoreWorker>) => {
         const m = e.data;

@@ -221,7 +221,10 @@ export function buildDataset(store: Store, spec: DatasetSpec): Dataset {
     thr: Float64Array;
   }[] = [];
   const perSymbol: Dataset["perSymbol"] = [];
-  const range = `[${new Date(spec.from).toISOString()}, ${new Date(spec.to).toISOString()})`;
+  const when = (ms: number) => (Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : String(ms));
+  const range = spec.from <= 0 && spec.to >= 8.64e15
+    ? "the database"
+    : `[${when(spec.from)}, ${when(spec.to)})`;
   spec.symbols.forEach((symbol, sym) => {
     const s = symbolRows(store, spec, symbol, stepMs);
     if (s.m.rows === 0) {
