@@ -7,11 +7,12 @@
  *   when it was last updated at or after its close; a live store may hold the forming bar), with
  *   the last settled funding rate at each bar close attached (`attachSettledFunding`). Reference
  *   price of a row = the bar close, known at ts + interval.
- * - micro: 1 s records from `agg_1s` (book metrics of the last book event in the second, trade
- *   flow of the second) joined as of each second with the last stored ticker (last, mark, index,
- *   funding, next funding time, open interest). A record at ts = bucket_ts + 1000 holds trades of
- *   (ts − 1000, ts], the MicroInput convention. agg_1s keeps a BookTop only, so imb3 and
- *   depth_total_usdt are missing (NaN), as micro_input.ts documents. Reference price = mid.
+ * - micro: 1 s records from micro_dataset.ts `loadMicroInputs`: the book of each second from the
+ *   last stored top-15 `books15` row of the second through `microBookFromLevels` (the live
+ *   MicroSampler rule, so imb3 and depth_total_usdt are computed exactly as live), falling back
+ *   to the agg_1s BookTop (imb3, depth_total_usdt missing) only for seconds without a books15
+ *   row; trade flow of the second from agg_1s; the last stored ticker as of each second.
+ *   Reference price = mid.
  *
  * Labels: labels.ts `makeLabels` (forward log return over `horizon` rows on the step grid, class
  * flat/long/short against the taker round-trip cost). Rows without a label are dropped.
@@ -22,17 +23,17 @@ import { attachSettledFunding, type Bar, runCandleBatch } from "../features/cand
 import { type DataGap, makeLabels } from "../features/labels.ts";
 import type { FeatureMatrix } from "../features/matrix.ts";
 import { type MicroOptions, runMicroBatch } from "../features/micro.ts";
-import type { MicroInput } from "../features/micro_input.ts";
 import { featureSet, type FeatureSetName } from "../features/registry.ts";
 import {
   intervalMs as parseInterval,
-  readAgg,
   readCandles,
   readFundingRates,
   readGaps,
-  readTickers,
 } from "../store/readers.ts";
 import type { Store } from "../store/store.ts";
+import { loadMicroInputs } from "./micro_dataset.ts";
+
+export { loadMicroInputs, type MicroBookSources } from "./micro_dataset.ts";
 
 /** A user-facing problem with the requested dataset (no data, too short, …): exit code 2. */
 export class DatasetError extends Error {
@@ -121,54 +122,6 @@ export function loadClosedBars(
   return attachSettledFunding(bars, settled, step);
 }
 
-/** 1 s micro inputs of `symbol` with ts in [from, to), from agg_1s + tickers (see file doc). */
-export function loadMicroInputs(
-  store: Store,
-  symbol: string,
-  from: number,
-  to: number,
-): MicroInput[] {
-  const agg = readAgg(store, "agg_1s", symbol, from - 1000, to - 1000);
-  const tickers = readTickers(store, symbol, 0, to);
-  const out: MicroInput[] = [];
-  let k = -1;
-  let last = NaN;
-  let lastTs = -Infinity;
-  for (const a of agg) {
-    const ts = a.bucketTs + 1000;
-    while (k + 1 < tickers.length && tickers[k + 1].ts <= ts) k++;
-    const t = k >= 0 ? tickers[k] : null;
-    if (a.close !== null) {
-      last = a.close;
-      lastTs = a.lastTs ?? a.bucketTs;
-    }
-    if (a.mid === null || a.mid === undefined || !(a.mid > 0)) continue; // no book in the second
-    out.push({
-      ts,
-      mid: a.mid,
-      spreadBps: a.spreadBps ?? NaN,
-      imbalance1: a.imbalance1 ?? NaN,
-      imbalance3: NaN,
-      imbalance5: a.imbalance5 ?? NaN,
-      depthTotal: NaN,
-      depth5bps: a.depth5bps ?? NaN,
-      depth10bps: a.depth10bps ?? NaN,
-      buyVolume: a.buyVolume,
-      sellVolume: a.sellVolume,
-      tradeCount: a.tradeCount,
-      vwap: a.vwap ?? NaN,
-      // The newer of the last trade in agg_1s and the ticker's last price.
-      last: t && t.ts > lastTs ? t.last : last,
-      markPrice: t?.markPrice ?? NaN,
-      indexPrice: t?.indexPrice ?? NaN,
-      fundingRate: t?.fundingRate ?? NaN,
-      nextFundingTime: t?.nextFundingTime ?? NaN,
-      openInterest: t?.openInterest ?? NaN,
-    });
-  }
-  return out;
-}
-
 function symbolRows(store: Store, spec: DatasetSpec, symbol: string, stepMs: number): SymbolRows {
   if (spec.features === "candle") {
     const bars = loadClosedBars(store, symbol, spec.interval, spec.from, spec.to);
@@ -230,7 +183,7 @@ export function buildDataset(store: Store, spec: DatasetSpec): Dataset {
     if (s.m.rows === 0) {
       const src = spec.features === "candle"
         ? `${spec.interval} candles`
-        : "agg_1s rows with a book";
+        : "books15 or agg_1s rows with a book";
       throw new DatasetError(`no ${src} for ${symbol} in ${range} (unknown symbol or no data)`);
     }
     const lab = makeLabels(s.m.ts, s.price, {
