@@ -7,6 +7,8 @@
  * set does not produce, a hash mismatch, a missing file) rejects `ScoringClient.start` with a
  * `ScoringWorkerError` carrying the worker's reason; the worker is terminated.
  */
+// First: captures the Web Worker constructor before anything can initialise ORT (worker_ctor.ts).
+import { spawnWorker } from "../ops/worker_ctor.ts";
 import type { Bar } from "./candle.ts";
 import type { MicroInput } from "./micro_input.ts";
 import type { FeatureSetName } from "./registry.ts";
@@ -35,14 +37,6 @@ export interface ScoringClientOptions {
   /** ORT warm-up runs before ready (see Scorer.warmUp), default 0. */
   warmUpRuns?: number;
 }
-
-/**
- * The Web Worker constructor, captured when this module is evaluated: onnxruntime-web's threaded
- * emscripten glue, once initialised in this thread, replaces `globalThis.Worker` with Node's
- * worker_threads class (it takes Deno for Node), which cannot run a module worker with
- * `onmessage`. Import this module before the first in-thread ORT session is created.
- */
-const WebWorker: typeof Worker = globalThis.Worker;
 
 type Pending = { resolve: (r: ScoreResult[]) => void; reject: (e: Error) => void };
 
@@ -75,7 +69,7 @@ export class ScoringClient {
    * @throws ScoringWorkerError with the worker's reason when the bundle is refused.
    */
   static start(o: ScoringClientOptions): Promise<ScoringClient> {
-    const w = new WebWorker(workerUrl("score_worker", import.meta.url).href, { type: "module" });
+    const w = spawnWorker(workerUrl("score_worker", import.meta.url).href, { type: "module" });
     return new Promise((resolve, reject) => {
       w.onmessage = (e: MessageEvent<FromScoreWorker>) => {
         const m = e.data;

@@ -10,6 +10,8 @@
  * needs the `--unstable-worker-options` flag — without the flag Deno ends the whole process
  * (exit code 70) when the worker is created, so the option defaults to false.
  */
+// First: captures the Web Worker constructor before anything can initialise ORT (worker_ctor.ts).
+import { spawnWorker } from "../ops/worker_ctor.ts";
 import type { Config } from "../config/config.ts";
 import type { Logger } from "../ops/log.ts";
 import { silentLogger } from "../ops/log.ts";
@@ -113,7 +115,7 @@ export class WorkerPool {
 
   private spawn(slot: Slot): void {
     if (this.stopping) return;
-    const w = new Worker(this.url, this.workerOptions());
+    const w = spawnWorker(this.url, this.workerOptions());
     slot.worker = w;
     w.onmessage = (e: MessageEvent<FromWorker>) => this.route(slot, e.data);
     w.onerror = (e: ErrorEvent) => {

@@ -7,6 +7,8 @@
  * and completion one Atomics.wait (measured ≈ 30 µs round trip on this machine), so small jobs
  * run on the main thread alone.
  */
+// First: captures the Web Worker constructor before anything can initialise ORT (worker_ctor.ts).
+import { spawnWorker } from "../../ops/worker_ctor.ts";
 import {
   assembleBinned,
   binColumns,
@@ -113,7 +115,7 @@ export class TrainerThreads {
     try {
       for (let t = 1; t < nt; t++) {
         workers.push(
-          new Worker(workerUrl("hist_worker", import.meta.url).href, { type: "module" }),
+          spawnWorker(workerUrl("hist_worker", import.meta.url).href, { type: "module" }),
         );
       }
     } catch (e) {
