@@ -54,7 +54,8 @@ const USAGE = `usage: bitget-bot train <db> --features candle|micro --symbols S[
          [--valid-fraction 0.2] [--quiet] [key=value LightGBM parameters …]
 
   --features   candle: closed bars of --interval (default 1m) from the candles table, settled
-               funding attached; micro: 1 s records from agg_1s + tickers
+               funding attached; micro: 1 s records, book from the stored top-15 books15 rows
+               (agg_1s BookTop for seconds without one), trade flow from agg_1s, tickers
   --horizon    label horizon in bars (candle) or seconds (micro)
   --from/--to  row time range [from, to), epoch ms or ISO-8601 (default: everything)
   --objective  multiclass (default: flat/long/short), binary (long beats cost vs not), regression
