@@ -19,6 +19,7 @@ import { BatchWriter } from "../store/batch_writer.ts";
 import { runRetention } from "../store/retention.ts";
 import { channelsPerConnection, planShards } from "../ingest/shards.ts";
 import { runnerSettings, WorkerPool } from "../ingest/worker_pool.ts";
+import type { StoppedMessage } from "../ingest/messages.ts";
 import { pollerIntervals, RestPollers } from "../ingest/pollers.ts";
 import { LatencyHistogram } from "../ops/latency.ts";
 import { StatusBoard } from "./status.ts";
@@ -194,8 +195,24 @@ export async function runCollector(opts: CollectorOptions): Promise<CollectSumma
       minConnections,
     ),
   );
+  // Each shard commits its own batches (ingest/shard_writer.ts); this thread writes REST data.
+  const shardTotals: NonNullable<StoppedMessage["store"]>[] = [];
   const pool = new WorkerPool({
-    settings: runnerSettings(config),
+    settings: {
+      ...runnerSettings(config),
+      store: {
+        path: opts.dbPath,
+        batchMaxAge: config.store.batchMaxAge,
+        batchMaxEvents: config.store.batchMaxEvents,
+        runId,
+      },
+    },
+    onStopped: (m) => {
+      if (m.store) {
+        shardTotals.push(m.store);
+        latency.merge(m.store.latency);
+      }
+    },
     shards,
     restrictPermissions: opts.restrictWorkerPermissions,
     logger: log,
@@ -260,15 +277,23 @@ export async function runCollector(opts: CollectorOptions): Promise<CollectSumma
   const ws = writer.stats();
   store.endRun(runId, "ok");
   store.close();
+  const sum = (f: (t: NonNullable<StoppedMessage["store"]>) => number) =>
+    shardTotals.reduce((a, t) => a + f(t), 0);
+  for (const t of shardTotals) {
+    if (t.firstRecvTs > 0 && (firstRecvTs === 0 || t.firstRecvTs < firstRecvTs)) {
+      firstRecvTs = t.firstRecvTs;
+    }
+    lastCommitTs = Math.max(lastCommitTs, t.lastCommitTs);
+  }
   const summary: CollectSummary = {
     runId,
     durationMs: Date.now() - started,
-    frames: ws.frames,
-    events: ws.events,
-    rows: ws.rows,
-    duplicates: ws.duplicates,
-    batches: ws.batches,
-    gaps: board.gaps,
+    frames: ws.frames + sum((t) => t.frames),
+    events: ws.events + sum((t) => t.events),
+    rows: ws.rows + sum((t) => t.rows),
+    duplicates: ws.duplicates + sum((t) => t.duplicates),
+    batches: ws.batches + sum((t) => t.batches),
+    gaps: board.gaps + sum((t) => t.gaps),
     reconnects: board.totalReconnects(),
     malformed: board.totalMalformed(),
     checksumFailures: board.totalChecksumFailures(),

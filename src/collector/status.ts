@@ -3,7 +3,7 @@
  * (summed over shards), receive lag (worst shard p50/p99, ms), reconnects, gaps, malformed frames,
  * checksum failures, commit latency, database size and peak RSS.
  */
-import type { StatsMessage } from "../ingest/messages.ts";
+import type { StatsMessage, WorkerStoreStats } from "../ingest/messages.ts";
 import type { BatchWriterStats } from "../store/batch_writer.ts";
 
 function fileSize(path: string): number {
@@ -27,6 +27,16 @@ export class StatusBoard {
     let t = 0;
     for (const s of this.shards.values()) t += f(s);
     return t;
+  }
+
+  private shardVals(f: (t: WorkerStoreStats) => number): number[] {
+    const out: number[] = [];
+    for (const s of this.shards.values()) if (s.store) out.push(f(s.store));
+    return out;
+  }
+
+  private shardSum(f: (t: WorkerStoreStats) => number): number {
+    return this.shardVals(f).reduce((a, b) => a + b, 0);
   }
 
   totalReconnects(): number {
@@ -67,14 +77,18 @@ export class StatusBoard {
       lagP50Ms: lag50,
       lagP99Ms: lag99,
       reconnects: this.totalReconnects(),
-      gaps: this.gaps,
+      gaps: this.gaps + this.shardSum((t) => t.gaps),
       malformed: this.totalMalformed(),
       checksumFailures: this.totalChecksumFailures(),
-      rows: w.rows,
-      pending: w.pending,
-      commitP99Ms: Number(w.commitP99Ms.toFixed(2)),
-      latencyP50Ms: latency.p50,
-      latencyP99Ms: latency.p99,
+      rows: w.rows + this.shardSum((t) => t.rows),
+      pending: w.pending + this.shardSum((t) => t.pending),
+      commitP99Ms: Number(
+        Math.max(w.commitP99Ms || 0, ...this.shardVals((t) => t.commitP99Ms))
+          .toFixed(2),
+      ),
+      // Worst shard (REST-only main writer as a floor): per-shard percentiles do not add up.
+      latencyP50Ms: Math.max(latency.p50 || 0, ...this.shardVals((t) => t.latencyP50Ms)),
+      latencyP99Ms: Math.max(latency.p99 || 0, ...this.shardVals((t) => t.latencyP99Ms)),
       dbMB: Number((dbBytes / 1e6).toFixed(1)),
       rssMB: Number((peakRss / 1e6).toFixed(1)),
     };

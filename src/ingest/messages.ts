@@ -30,6 +30,36 @@ export interface RunnerSettings {
   /** Stats cadence (ms, default 10 000). */
   statsIntervalMs?: number;
   logLevel?: "debug" | "info" | "warn" | "error";
+  /** When set, the worker commits its own batches to this database (see ingest_worker.ts). */
+  store?: WorkerStoreSettings;
+}
+
+/** Per-shard writer settings: the database the main thread created and migrated. */
+export interface WorkerStoreSettings {
+  path: string;
+  /** ms; config `store.batchMaxAge`. */
+  batchMaxAge: number;
+  batchMaxEvents: number;
+  runId: number;
+}
+
+/** A shard writer's totals (since the worker started). Latencies: frame receive → commit, ms. */
+export interface WorkerStoreStats {
+  frames: number;
+  events: number;
+  rows: number;
+  duplicates: number;
+  batches: number;
+  pending: number;
+  gaps: number;
+  failedCommits: number;
+  droppedEvents: number;
+  commitP99Ms: number;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+  /** Wall time (epoch ms) of the first receive and the last commit with rows; 0 if none. */
+  firstRecvTs: number;
+  lastCommitTs: number;
 }
 
 export interface StartMessage {
@@ -76,6 +106,8 @@ export interface StatsMessage {
   subscribeErrors: number;
   duplicateTrades: number;
   subscriptions: { pending: number; active: number; failed: number };
+  /** Present when the worker writes its own batches. */
+  store?: WorkerStoreStats;
 }
 
 export interface LogMessage {
@@ -89,6 +121,8 @@ export interface LogMessage {
 export interface StoppedMessage {
   type: "stopped";
   shard: number;
+  /** Final writer totals and the receive → commit latency histogram (LatencyHistogram.sparse). */
+  store?: WorkerStoreStats & { latency: [bucket: number, count: number][] };
 }
 
 export type FromWorker = BatchMessage | StatsMessage | LogMessage | StoppedMessage;

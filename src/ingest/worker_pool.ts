@@ -21,6 +21,7 @@ import type {
   LogMessage,
   RunnerSettings,
   StatsMessage,
+  StoppedMessage,
   ToWorker,
 } from "./messages.ts";
 import type { ShardPlan } from "./shards.ts";
@@ -32,6 +33,8 @@ export interface WorkerPoolOptions {
   onBatch: (b: BatchMessage) => void;
   onStats?: (s: StatsMessage) => void;
   onLog?: (l: LogMessage) => void;
+  /** A worker's final message (with its writer totals when it wrote its own batches). */
+  onStopped?: (m: StoppedMessage) => void;
   /** Per-worker permissions (net: WS host, read: source tree); needs --unstable-worker-options. */
   restrictPermissions?: boolean;
   /** Worker module (tests may substitute); defaults to ./ingest_worker.ts. */
@@ -96,13 +99,16 @@ export class WorkerPool {
     const ws = new URL(this.opts.settings.wsUrl);
     // The source tree the worker is loaded from (…/src/), so its imports can be read.
     const srcRoot = new URL("../", this.url);
+    const path = this.opts.settings.store?.path;
+    const db = path ? path.slice(0, Math.max(0, path.lastIndexOf("/"))) || "." : null;
     return {
       type: "module",
       deno: {
         permissions: {
           net: [ws.host],
-          read: [srcRoot],
-          write: false,
+          // A shard that writes its own batches needs its database (and the -wal/-shm beside it).
+          read: db ? [srcRoot, db] : [srcRoot],
+          write: db ? [db] : false,
           env: false,
           run: false,
           ffi: false,
@@ -157,6 +163,7 @@ export class WorkerPool {
         this.opts.onLog?.(m);
         break;
       case "stopped":
+        this.opts.onStopped?.(m);
         slot.stopped = true;
         slot.worker = null;
         slot.onStopped?.();

@@ -37,6 +37,25 @@ export class LatencyHistogram {
     return this.max;
   }
 
+  /** Non-empty buckets as [index, count] pairs (compact enough to post between threads). */
+  sparse(): [number, number][] {
+    const out: [number, number][] = [];
+    for (let i = 0; i < this.counts.length; i++) {
+      if (this.counts[i] > 0) out.push([i, this.counts[i]]);
+    }
+    return out;
+  }
+
+  /** Adds another histogram's `sparse()` (same resolution and range) into this one. */
+  merge(sparse: readonly [number, number][]): void {
+    for (const [i, c] of sparse) {
+      if (i < 0 || i >= this.counts.length) continue;
+      this.counts[i] += c;
+      this.n += c;
+      this.max = Math.max(this.max, (i + 1) * this.resolutionMs);
+    }
+  }
+
   summary(): { count: number; p50: number; p99: number; max: number } {
     return { count: this.n, p50: this.quantile(0.5), p99: this.quantile(0.99), max: this.max };
   }
