@@ -11,6 +11,7 @@ import type { BookLevel } from "../src/market/events.ts";
 import {
   allDelivered,
   logLines,
+  peekCount,
   REC_2023,
   REC_2024,
   recordingCounts,
@@ -144,23 +145,6 @@ function checkBookAggregates(db: DatabaseSync, symbol: string): number {
   return agg.length;
 }
 
-/** Frames committed so far (a read-only connection beside the writer; WAL allows it). */
-function committedFrames(path: string): number {
-  try {
-    const db = new DatabaseSync(path, { readOnly: true });
-    try {
-      const r = db.prepare("SELECT COALESCE(SUM(frames), 0) AS n FROM ingest_counts").get() as {
-        n: number;
-      };
-      return r.n;
-    } finally {
-      db.close();
-    }
-  } catch {
-    return 0; // not created yet
-  }
-}
-
 async function fullReplay(recording: string, maxChannels: number, shards: number): Promise<void> {
   const expected = await recordingCounts(recording);
   const s = await sim({ recording, speed: "max" });
@@ -172,7 +156,12 @@ async function fullReplay(recording: string, maxChannels: number, shards: number
     );
     await waitFor("every frame sent", () => allDelivered(s, shards), 120_000);
     const total = [...expected.frames.values()].reduce((a, b) => a + b, 0);
-    await waitFor("every frame committed", () => committedFrames(c.db) >= total, 120_000, 200);
+    await waitFor(
+      "every frame committed",
+      () => peekCount(c.db, "SELECT SUM(frames) AS n FROM ingest_counts") >= total,
+      120_000,
+      200,
+    );
     const t0 = Date.now();
     c.child.kill("SIGTERM");
     const res = await c.done;

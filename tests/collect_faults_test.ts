@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import {
   logLines,
+  peekCount,
   REC_2023,
   sim,
   spawnCollector,
@@ -18,18 +19,9 @@ function query<T>(db: DatabaseSync, sql: string, ...p: (string | number)[]): T[]
   return db.prepare(sql).all(...p) as T[];
 }
 
-/** Rows of `table` per symbol, to wait until ingestion stops growing. */
+/** Rows of `table`, to wait until ingestion stops growing. */
 function rowCount(path: string, table = "books"): number {
-  try {
-    const db = new DatabaseSync(path, { readOnly: true });
-    try {
-      return (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
-    } finally {
-      db.close();
-    }
-  } catch {
-    return 0;
-  }
+  return peekCount(path, `SELECT COUNT(*) AS n FROM ${table}`);
 }
 
 async function waitStable(path: string, ms = 1500, timeout = 120_000): Promise<void> {

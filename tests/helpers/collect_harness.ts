@@ -3,6 +3,7 @@
  * `bitget-bot collect` CLI in a child process with the product's permission set (network to
  * loopback only, read `src` + the temp dir, write the temp dir, env BITGET_*).
  */
+import { DatabaseSync } from "node:sqlite";
 import {
   type Simulator,
   type SimulatorOptions,
@@ -168,4 +169,21 @@ export async function recordingCounts(
   }
   take(buf);
   return { frames, tradeIds, lastTs };
+}
+
+/**
+ * One number from a database another process is writing (a read-only connection beside the
+ * writer; WAL allows it): `sql` must select a single column `n`. 0 while the file does not exist.
+ */
+export function peekCount(path: string, sql: string): number {
+  try {
+    const db = new DatabaseSync(path, { readOnly: true });
+    try {
+      return (db.prepare(sql).get() as { n: number | null } | undefined)?.n ?? 0;
+    } finally {
+      db.close();
+    }
+  } catch {
+    return 0;
+  }
 }
