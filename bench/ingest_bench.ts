@@ -11,7 +11,8 @@
  * - steady state: peak RSS and latency collecting 2 symbols on all 6 channels at 2× real speed.
  */
 import { DatabaseSync } from "node:sqlite";
-import { compareIngestRates, loadReplayFrames } from "../src/store/bench_support.ts";
+import { compareIngestRates } from "../src/store/bench_support.ts";
+import { loadReplayFrames } from "../src/ingest/replay_frames.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const REC = new URL(

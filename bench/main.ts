@@ -9,7 +9,8 @@ import { runFeaturesBench } from "./features_bench.ts";
 import { formatScoringBench, runScoringBench } from "./scoring_bench.ts";
 import { runTrainerBench } from "./trainer_bench.ts";
 import { formatDecisionBench, runDecisionBench } from "./decision_bench.ts";
-import { compareIngestRates, loadReplayFrames } from "../src/store/bench_support.ts";
+import { compareIngestRates } from "../src/store/bench_support.ts";
+import { loadReplayFrames } from "../src/ingest/replay_frames.ts";
 
 const { values } = parseArgs({
   args: Deno.args,

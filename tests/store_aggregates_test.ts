@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Store } from "../src/store/store.ts";
 import { AGG_INTERVALS, type AggTable, tradeKeyBefore } from "../src/store/aggregates.ts";
-import { loadReplayFrames } from "../src/store/bench_support.ts";
+import { loadReplayFrames } from "../src/ingest/replay_frames.ts";
 import { parseImport } from "../src/store/import_csv.ts";
 import { bookTop, OrderBook } from "../src/market/order_book.ts";
 import type { BookLevel, BookTop, MarketEvent } from "../src/market/events.ts";

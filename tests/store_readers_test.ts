@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Store } from "../src/store/store.ts";
-import { loadReplayFrames } from "../src/store/bench_support.ts";
+import { loadReplayFrames } from "../src/ingest/replay_frames.ts";
 import {
   intervalMs,
   iterateEvents,

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { Store } from "../src/store/store.ts";
 import { collectStats } from "../src/store/stats.ts";
 import { statsCommand } from "../src/cli/stats.ts";
-import { loadReplayFrames } from "../src/store/bench_support.ts";
+import { loadReplayFrames } from "../src/ingest/replay_frames.ts";
 import type { GapEvent } from "../src/market/events.ts";
 
 const REPLAY = new URL(

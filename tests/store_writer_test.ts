@@ -8,11 +8,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Store, StoreError } from "../src/store/store.ts";
 import { BatchWriter, quantile } from "../src/store/batch_writer.ts";
-import {
-  compareIngestRates,
-  loadReplayFrames,
-  type ReplayFrame,
-} from "../src/store/bench_support.ts";
+import { compareIngestRates, type ReplayFrame } from "../src/store/bench_support.ts";
+import { loadReplayFrames } from "../src/ingest/replay_frames.ts";
 import { eventRow, levelsJson, RAW_INSERT_SQL } from "../src/store/raw_rows.ts";
 import { readContracts, readGaps } from "../src/store/readers.ts";
 import { parseContract } from "../src/market/contracts.ts";

@@ -1,15 +1,9 @@
 /**
  * Ingest benchmark support: the raw `node:sqlite` batched-INSERT rate for exactly the rows the
  * writer writes (prepared statements, one transaction per batch, parameters built beforehand —
- * the best a bare loop can do), the BatchWriter rate on the same events, and a loader that turns
- * a Bitget v2 replay recording (shared/data/bitget_replay, real Binance activity in Bitget wire
- * format) into MarketEvents so benchmarks and store tests run on real-data-shaped input.
- *
- * The loader is a deliberately small decoder of the recording's known-good frames (books,
- * books15, trade, ticker, candle1m/15m of USDT-FUTURES, API.md §1.4–1.7); the collector's own
- * validating parser lives under bitget/.
+ * the best a bare loop can do) and the BatchWriter rate on the same events. Frames come from
+ * ingest/replay_frames.ts (a real recording through the collector's own parser).
  */
-import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
 import type { BookLevel, Channel, MarketEvent } from "../market/events.ts";
 import { bookTop, OrderBook } from "../market/order_book.ts";
@@ -22,120 +16,6 @@ export interface ReplayFrame {
   symbol: string;
   channel: Channel;
   events: MarketEvent[];
-}
-
-type Json = Record<string, unknown>;
-const num = (v: unknown) => Number(v);
-const levels = (v: unknown) => (v ?? []) as BookLevel[];
-
-/**
- * Decodes a replay recording (`{"recv_ms", "msg"}` JSON lines, optionally gzip) into frames in
- * arrival order. Book events carry `top` (full depth: from an OrderBook per symbol; books15: from
- * the frame's levels). Subscribe acks are skipped. `maxFrames` limits the output.
- */
-export async function loadReplayFrames(
-  path: string | URL,
-  maxFrames = Infinity,
-): Promise<ReplayFrame[]> {
-  let bytes: Uint8Array = await Deno.readFile(path);
-  if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = gunzipSync(bytes);
-  const lines = new TextDecoder().decode(bytes).split("\n");
-  const books = new Map<string, OrderBook>();
-  const frames: ReplayFrame[] = [];
-  for (const line of lines) {
-    if (frames.length >= maxFrames) break;
-    if (line === "") continue;
-    const { recv_ms: recvTs, msg } = JSON.parse(line) as { recv_ms: number; msg: Json };
-    const arg = msg.arg as Json | undefined;
-    if (!arg || !Array.isArray(msg.data)) continue;
-    const symbol = String(arg.instId);
-    const channel = String(arg.channel) as Channel;
-    const data = msg.data as Json[];
-    const events: MarketEvent[] = [];
-    if (channel === "books" || channel === "books15") {
-      const d = data[0];
-      const bids = levels(d.bids);
-      const asks = levels(d.asks);
-      let top;
-      if (channel === "books") {
-        let b = books.get(symbol);
-        if (!b) books.set(symbol, b = new OrderBook());
-        if (msg.action === "snapshot") b.snapshot(bids, asks);
-        else b.update(bids, asks);
-        top = b.summary();
-      } else {
-        const px = (ls: BookLevel[], i: 0 | 1) => ls.map((l) => Number(l[i]));
-        top = bookTop(px(bids, 0), px(bids, 1), px(asks, 0), px(asks, 1));
-      }
-      events.push({
-        kind: "book",
-        channel,
-        symbol,
-        ts: num(d.ts),
-        recvTs,
-        action: msg.action === "snapshot" ? "snapshot" : "update",
-        bids,
-        asks,
-        seq: d.seq === undefined ? null : num(d.seq),
-        checksum: d.checksum === undefined ? null : num(d.checksum),
-        top,
-      });
-    } else if (channel === "trade") {
-      for (const t of data) {
-        events.push({
-          kind: "trade",
-          symbol,
-          ts: num(t.ts),
-          recvTs,
-          tradeId: String(t.tradeId),
-          price: num(t.price),
-          size: num(t.size),
-          side: t.side === "sell" ? "sell" : "buy",
-        });
-      }
-    } else if (channel === "ticker") {
-      const d = data[0];
-      events.push({
-        kind: "ticker",
-        symbol,
-        ts: num(d.ts),
-        recvTs,
-        last: num(d.lastPr),
-        bid: num(d.bidPr),
-        ask: num(d.askPr),
-        bidSize: num(d.bidSz),
-        askSize: num(d.askSz),
-        markPrice: num(d.markPrice),
-        indexPrice: num(d.indexPrice),
-        fundingRate: num(d.fundingRate),
-        nextFundingTime: num(d.nextFundingTime),
-        openInterest: num(d.holdingAmount),
-        open24h: num(d.open24h),
-        high24h: num(d.high24h),
-        low24h: num(d.low24h),
-        baseVolume24h: num(d.baseVolume),
-        quoteVolume24h: num(d.quoteVolume),
-      });
-    } else if (channel === "candle1m" || channel === "candle15m") {
-      for (const row of data as unknown as string[][]) {
-        events.push({
-          kind: "candle",
-          symbol,
-          ts: num(row[0]),
-          recvTs,
-          interval: channel === "candle1m" ? "1m" : "15m",
-          open: num(row[1]),
-          high: num(row[2]),
-          low: num(row[3]),
-          close: num(row[4]),
-          volume: num(row[5]),
-          quoteVolume: num(row[6]),
-        });
-      }
-    } else continue;
-    frames.push({ symbol, channel, events });
-  }
-  return frames;
 }
 
 export interface RateResult {
