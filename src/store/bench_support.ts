@@ -5,8 +5,7 @@
  * ingest/replay_frames.ts (a real recording through the collector's own parser).
  */
 import { join } from "node:path";
-import type { BookLevel, Channel, MarketEvent } from "../market/events.ts";
-import { bookTop, OrderBook } from "../market/order_book.ts";
+import type { Channel, MarketEvent } from "../market/events.ts";
 import { BatchWriter } from "./batch_writer.ts";
 import { eventRow, RAW_INSERT_SQL, type RawTable, type SqlValue } from "./raw_rows.ts";
 import { Store } from "./store.ts";
