@@ -50,7 +50,8 @@ export function runnerSettings(config: Config): RunnerSettings {
     wsUrl: config.exchange.wsPublicUrl,
     instType: config.exchange.productType,
     ws: { ...config.ws },
-    statsIntervalMs: config.log.statusInterval,
+    // Half the status period, so every status line sees fresh worker figures.
+    statsIntervalMs: Math.max(500, Math.floor(config.log.statusInterval / 2)),
     logLevel: config.log.level,
   };
 }
