@@ -22,7 +22,7 @@
  * - Funding (API.md §9): payment = size × mark × rate at each settlement (FundingEvent
  *   `settled`, or a ticker whose time passes the previous `nextFundingTime`); longs pay when
  *   rate > 0. Paid from the balance, not from the position margin.
- * - Mark price: from ticker / mark events; until the first one, the last trade price.
+ * - Mark price: from ticker / mark events; until the first one, the last book mid or trade price.
  * Accounting: balance = initial + Σ realized − Σ fees + Σ funding, kept incrementally and
  * reported with the running totals so callers can check the identity.
  */
@@ -76,8 +76,11 @@ export class SimExchange {
   readonly log: VenueEvent[] = [];
   private readonly syms = new Map<string, SymState>();
   private readonly orders = new Map<string, Order>();
+  /** Orders neither filled nor cancelled (pending or resting). */
+  private readonly open = new Set<Order>();
   private pending: Order[] = [];
-  private clock = -Infinity;
+  // Venue time (ms); 0 until the first event or advanceTime().
+  private clock = 0;
   private seq = 0;
   private balance: number;
   private orderMargin = 0;
@@ -273,6 +276,7 @@ export class SimExchange {
     };
     this.orderMargin += reserve;
     this.orders.set(o.clientOid, o);
+    this.open.add(o);
     this.pending.push(o);
     this.emitOrder(o);
     this.activateUntil(this.clock, false);
@@ -368,8 +372,8 @@ export class SimExchange {
   /** Unfilled size of live/pending close orders on one leg (hedge over-allocation check). */
   private committedClose(symbol: string, hold: "long" | "short"): number {
     let t = 0;
-    for (const o of this.orders.values()) {
-      if (o.symbol !== symbol || !o.reduceOnly || FINAL.has(o.status)) continue;
+    for (const o of this.open) {
+      if (o.symbol !== symbol || !o.reduceOnly) continue;
       const h = this.mode === "hedge"
         ? (o.side === "buy" ? "long" : "short")
         : o.direction === "buy"
@@ -412,6 +416,9 @@ export class SimExchange {
       want = o.size - o.filledSize;
     }
     if (want <= SIZE_EPS * Math.max(1, o.size)) return;
+    if (o.reduceOnly && this.maxFill(st, o) <= SIZE_EPS) {
+      return this.cancel(o, "reduce_only_no_position");
+    }
     if (o.orderType === "market") return this.cancel(o, "insufficient_depth");
     if (o.force === "ioc" || o.force === "fok") return this.cancel(o, "ioc_remainder");
     const own = o.direction === "buy" ? book.bids : book.asks;
@@ -486,6 +493,7 @@ export class SimExchange {
   }
 
   private releaseAll(o: Order): void {
+    this.open.delete(o);
     this.orderMargin -= o.reserved;
     o.reserved = 0;
     if (Math.abs(this.orderMargin) < 1e-9) this.orderMargin = 0;
@@ -512,6 +520,10 @@ export class SimExchange {
     }
     if (ev.channel === "books15" || ev.action === "snapshot") st.book.snapshot(bids, asks);
     else st.book.update(bids, asks);
+    if (!st.hasMark && st.book.bids.count > 0 && st.book.asks.count > 0) {
+      st.mark = (st.book.bids.price(0) + st.book.asks.price(0)) / 2;
+      this.checkLiquidation(st);
+    }
     // Resting orders the opposite best price moved strictly through fill in full as maker.
     for (const o of [...st.resting]) {
       const opp = o.direction === "buy" ? st.book.asks : st.book.bids;
@@ -608,8 +620,8 @@ export class SimExchange {
         markPrice: st.mark,
         realizedPnl: pnl,
       });
-      for (const o of [...this.orders.values()]) {
-        if (o.symbol === st.spec.symbol && o.reduceOnly && !FINAL.has(o.status)) {
+      for (const o of [...this.open]) {
+        if (o.symbol === st.spec.symbol && o.reduceOnly) {
           if (this.closeLegFor(st, o.side, o.direction) === leg) {
             this.cancel(o, "position_liquidated");
           }
