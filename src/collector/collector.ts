@@ -68,7 +68,10 @@ export interface CollectSummary {
   /** Frame receive → commit latency (ms). */
   commitLatency: { count: number; p50: number; p99: number; max: number };
   peakRssBytes: number;
-  /** Local receive time of the first event and wall time of the last commit with rows (ms). */
+  /**
+   * Ingest window of the WebSocket data: receive time of the first frame and wall time of the last
+   * shard commit with rows (ms); REST data only when no shard wrote.
+   */
   firstRecvTs: number;
   lastCommitTs: number;
   stopReason: string;
@@ -279,11 +282,12 @@ export async function runCollector(opts: CollectorOptions): Promise<CollectSumma
   store.close();
   const sum = (f: (t: NonNullable<StoppedMessage["store"]>) => number) =>
     shardTotals.reduce((a, t) => a + f(t), 0);
-  for (const t of shardTotals) {
-    if (t.firstRecvTs > 0 && (firstRecvTs === 0 || t.firstRecvTs < firstRecvTs)) {
-      firstRecvTs = t.firstRecvTs;
-    }
-    lastCommitTs = Math.max(lastCommitTs, t.lastCommitTs);
+  // The ingest window is the WebSocket data's (first frame received → last shard commit); REST
+  // polls start earlier and go on until the stop, so they only count when no shard wrote.
+  const wsFirst = shardTotals.map((t) => t.firstRecvTs).filter((t) => t > 0);
+  if (wsFirst.length > 0) {
+    firstRecvTs = Math.min(...wsFirst);
+    lastCommitTs = Math.max(...shardTotals.map((t) => t.lastCommitTs));
   }
   const summary: CollectSummary = {
     runId,
