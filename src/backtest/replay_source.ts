@@ -1,0 +1,215 @@
+/**
+ * Time-ordered market-event sources for backtests, read from a Store.
+ *
+ * Two modes:
+ * - `raw`: stored books / trades / tickers / marks / funding via `iterateEvents` (event_iterator.ts),
+ *   exactly what the live collector produced.
+ * - `candles`: 1m/15m bars plus settled funding, for candle-only databases. A bar carries no
+ *   book, so the SimExchange is given a SYNTHETIC one — a slippage model, not data:
+ *   at bar close T = start + interval, for each bar:
+ *     1. two trades at T: one at the bar low (taker sell) and one at the bar high (taker buy), so
+ *        resting limit orders the bar traded strictly through fill as maker at their price;
+ *     2. a books15 snapshot at T with `levels` levels per side around the close c:
+ *        bid_k = c·(1 − s/2) − k·step, ask_k = c·(1 + s/2) + k·step, s = spreadBps·1e−4,
+ *        step = c·levelStepBps·1e−4, each level holding `depthPerLevel` base coin
+ *        (or `depthPerLevelUsdt / c` when given). Mid = c (up to one ulp).
+ *     3. the bar itself (kind `candle`, ignored by the venue, seen by the strategy's onBar).
+ *   Market orders therefore fill at about c·(1 ± s/2) plus book-walk impact beyond level 0.
+ * Gaps: the stored `gaps` table plus missing bars detected on the fly (candles mode) are
+ * exposed as windows so the runner can refuse to trade across them.
+ */
+import type {
+  BookEvent,
+  BookLevel,
+  CandleEvent,
+  MarketEvent,
+  TradeEvent,
+} from "../market/events.ts";
+import { intervalMs, iterateEvents, readGaps } from "../store/readers.ts";
+import type { Store } from "../store/store.ts";
+
+/** Parameters of the synthetic candle book (see module doc). */
+export interface SyntheticBookModel {
+  /** Full bid–ask spread around the close, bps. Default 2. */
+  spreadBps?: number;
+  /** Levels per side. Default 5. */
+  levels?: number;
+  /** Distance between consecutive levels, bps of close. Default 1. */
+  levelStepBps?: number;
+  /** Base-coin size per level. Default: depthPerLevelUsdt / close. */
+  depthPerLevel?: number;
+  /** USDT notional per level when depthPerLevel is not set. Default 250 000. */
+  depthPerLevelUsdt?: number;
+}
+
+export interface ReplaySourceOptions {
+  symbols: readonly string[];
+  /** Inclusive start, epoch ms (candles mode: of the bar close time). */
+  from: number;
+  /** Exclusive end, epoch ms (candles mode: of the bar close time). */
+  to: number;
+  mode: "raw" | "candles";
+  /** Candles mode: bar interval, "1m" or "15m" (any intervalMs() interval). Default "1m". */
+  interval?: string;
+  /** Candles mode: synthetic book model. */
+  book?: SyntheticBookModel;
+}
+
+/** A period without trustworthy data for `symbol`, [startTs, endTs] in epoch ms. */
+export interface GapWindow {
+  symbol: string;
+  startTs: number;
+  endTs: number;
+  source: "gaps_table" | "missing_bars";
+}
+
+/** Thrown on unusable replay options (message names the option and the expected value). */
+export class ReplayError extends Error {
+  override name = "ReplayError";
+}
+
+/**
+ * A replay over a Store. `events()` yields MarketEvents in time order (one pass per call);
+ * `gaps` holds the stored gap windows up front and grows with missing bars as they are met;
+ * `inGap(symbol, ts)` answers whether ts lies in a known window.
+ */
+export class ReplaySource {
+  readonly gaps: GapWindow[];
+  readonly opts: Required<Omit<ReplaySourceOptions, "book">> & {
+    book: Required<SyntheticBookModel>;
+  };
+
+  /** Throws ReplayError on an empty symbol list, from ≥ to, or a non-positive book parameter. */
+  constructor(private readonly store: Store, opts: ReplaySourceOptions) {
+    if (opts.symbols.length === 0) throw new ReplayError("symbols: expected at least one symbol");
+    if (!(opts.from < opts.to)) {
+      throw new ReplayError(`range: expected from < to, got from=${opts.from} to=${opts.to}`);
+    }
+    const b = opts.book ?? {};
+    const book: Required<SyntheticBookModel> = {
+      spreadBps: b.spreadBps ?? 2,
+      levels: b.levels ?? 5,
+      levelStepBps: b.levelStepBps ?? 1,
+      depthPerLevel: b.depthPerLevel ?? NaN,
+      depthPerLevelUsdt: b.depthPerLevelUsdt ?? 250_000,
+    };
+    for (const k of ["spreadBps", "levelStepBps"] as const) {
+      if (!(book[k] >= 0)) throw new ReplayError(`book.${k}: expected ≥ 0 bps, got ${book[k]}`);
+    }
+    if (!(Number.isInteger(book.levels) && book.levels >= 1)) {
+      throw new ReplayError(`book.levels: expected an integer ≥ 1, got ${book.levels}`);
+    }
+    if (!(book.depthPerLevel > 0) && !(book.depthPerLevelUsdt > 0)) {
+      throw new ReplayError("book.depthPerLevel / depthPerLevelUsdt: expected > 0");
+    }
+    this.opts = { ...opts, interval: opts.interval ?? "1m", book };
+    intervalMs(this.opts.interval); // validates the interval (StoreError on an unknown one)
+    this.gaps = [];
+    for (const s of opts.symbols) {
+      for (const g of readGaps(store, s, -Infinity, Infinity)) {
+        if (g.endTs >= opts.from && g.startTs < opts.to) {
+          this.gaps.push({ symbol: s, startTs: g.startTs, endTs: g.endTs, source: "gaps_table" });
+        }
+      }
+    }
+  }
+
+  /** True when `ts` (ms) lies inside a known gap window of `symbol` (bounds inclusive). */
+  inGap(symbol: string, ts: number): boolean {
+    for (const g of this.gaps) {
+      if (g.symbol === symbol && ts >= g.startTs && ts <= g.endTs) return true;
+    }
+    return false;
+  }
+
+  /** Yields the replay (see module doc). */
+  events(): Generator<MarketEvent> {
+    const { symbols, from, to } = this.opts;
+    if (this.opts.mode === "raw") {
+      return iterateEvents(this.store, {
+        symbols,
+        from,
+        to,
+        kinds: ["book", "trade", "ticker", "mark", "funding"],
+      });
+    }
+    return this.candleEvents();
+  }
+
+  private *candleEvents(): Generator<MarketEvent> {
+    const { symbols, from, to, interval } = this.opts;
+    const w = intervalMs(interval);
+    const prevStart = new Map<string, number>();
+    const it = iterateEvents(this.store, {
+      symbols,
+      from,
+      to,
+      kinds: ["candle", "funding"],
+      candleIntervals: [interval],
+    });
+    for (const ev of it) {
+      if (ev.kind === "funding") {
+        if (ev.type === "settled") yield ev;
+        continue;
+      }
+      if (ev.kind !== "candle") continue;
+      const prev = prevStart.get(ev.symbol);
+      if (prev !== undefined && ev.ts > prev + w) {
+        // The first bar after a hole is not traded either: its open follows missing data.
+        this.gaps.push({
+          symbol: ev.symbol,
+          startTs: prev + w,
+          endTs: ev.ts + w,
+          source: "missing_bars",
+        });
+      }
+      prevStart.set(ev.symbol, ev.ts);
+      yield* this.synthesize(ev, ev.ts + w);
+    }
+  }
+
+  /** Trades at low/high, then the synthetic book, then the bar, all at bar close `t`. */
+  private *synthesize(bar: CandleEvent, t: number): Generator<MarketEvent> {
+    const m = this.opts.book;
+    const c = bar.close;
+    const recvTs = t;
+    const low: TradeEvent = {
+      kind: "trade",
+      symbol: bar.symbol,
+      ts: t,
+      recvTs,
+      tradeId: `syn-${t}-l`,
+      price: bar.low,
+      size: bar.volume / 2,
+      side: "sell",
+    };
+    yield low;
+    yield { ...low, tradeId: `syn-${t}-h`, price: bar.high, side: "buy" };
+    const size = String(m.depthPerLevel > 0 ? m.depthPerLevel : m.depthPerLevelUsdt / c);
+    const half = m.spreadBps * 1e-4 / 2;
+    const step = c * m.levelStepBps * 1e-4;
+    const bid0 = c * (1 - half);
+    const ask0 = c * (1 + half);
+    const bids: BookLevel[] = new Array(m.levels);
+    const asks: BookLevel[] = new Array(m.levels);
+    for (let k = 0; k < m.levels; k++) {
+      bids[k] = [String(bid0 - k * step), size];
+      asks[k] = [String(ask0 + k * step), size];
+    }
+    const book: BookEvent = {
+      kind: "book",
+      channel: "books15",
+      symbol: bar.symbol,
+      ts: t,
+      recvTs,
+      action: "snapshot",
+      bids,
+      asks,
+      seq: null,
+      checksum: null,
+      top: null,
+    };
+    yield book;
+    yield bar;
+  }
+}
