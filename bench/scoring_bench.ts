@@ -12,6 +12,7 @@
 import { exportOnnx } from "../src/model/onnx_export.ts";
 import { createSession, ort } from "../src/model/ort.ts";
 import { type GbdtModel, predictRaw, transform, type Tree } from "../src/model/tree.ts";
+import { newTree } from "../src/model/train/grown_tree.ts";
 
 /** Deterministic 32-bit PRNG (mulberry32), uniform in [0, 1). */
 export function mulberry32(seed: number): () => number {
@@ -42,22 +43,7 @@ export interface RandomTreeOptions {
  */
 export function randomTree(rnd: () => number, o: RandomTreeOptions): Tree {
   const ni = o.numLeaves - 1;
-  const t: Tree = {
-    numLeaves: 1,
-    splitFeature: [],
-    splitGain: [],
-    threshold: [],
-    decisionType: [],
-    leftChild: [],
-    rightChild: [],
-    leafValue: [],
-    leafWeight: [],
-    leafCount: [],
-    internalValue: [],
-    internalWeight: [],
-    internalCount: [],
-    shrinkage: 0.1,
-  };
+  const t: Tree = newTree(0.1);
   const types = o.decisionTypes ?? [2];
   const thr = o.threshold ?? ((r) => r() * 4 - 2);
   // Parent slot of each leaf: [node, isLeft], node −1 for the root leaf.
