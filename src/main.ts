@@ -30,6 +30,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
       return (argv) => downloadCommand(argv, (path) => StoreHistory.open(path));
     },
   },
+  backtest: {
+    summary: "replay stored data through features → model → strategy → risk → simulated exchange",
+    load: async () => (await import("./cli/backtest.ts")).backtestCommand,
+  },
   stats: {
     summary: "row counts, time spans, gaps and checksum failures per table and symbol",
     load: async () => (await import("./cli/stats.ts")).statsCommand,

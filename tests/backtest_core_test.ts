@@ -101,7 +101,7 @@ Deno.test("backtest core: 30-day BTC+ETH 1m candles, flat / buy-and-hold, accoun
       "buy-and-hold: closed-form PnL, accounting identity, fill ranges, metrics, files",
       async () => {
         const started = performance.now();
-        const r = runBacktest(src(), buyAndHold({ notionalUsdt: 10_000 }), {
+        const r = runBacktest(src(), buyAndHold({ notionalUsdt: 10_000, at: "bar" }), {
           contracts: CONTRACTS,
           initialBalance: INITIAL,
         });
@@ -198,10 +198,14 @@ Deno.test("backtest core: 30-day BTC+ETH 1m candles, flat / buy-and-hold, accoun
     );
 
     await t.step("buy-and-hold closing at the end realizes exactly the equity change", () => {
-      const r = runBacktest(src(), buyAndHold({ notionalUsdt: 10_000, closeAtEnd: true }), {
-        contracts: CONTRACTS,
-        initialBalance: INITIAL,
-      });
+      const r = runBacktest(
+        src(),
+        buyAndHold({ notionalUsdt: 10_000, closeAtEnd: true, at: "bar" }),
+        {
+          contracts: CONTRACTS,
+          initialBalance: INITIAL,
+        },
+      );
       assert.equal(r.fills.length, 4);
       assert.equal(r.finalPositions.length, 0);
       const a = r.finalAccount;
@@ -228,7 +232,7 @@ Deno.test("backtest core: 30-day BTC+ETH 1m candles, flat / buy-and-hold, accoun
       )
         .run(from + 60_000, from + 11 * 60_000);
       const s = src();
-      const r = runBacktest(s, buyAndHold({ notionalUsdt: 10_000 }), {
+      const r = runBacktest(s, buyAndHold({ notionalUsdt: 10_000, at: "bar" }), {
         contracts: CONTRACTS,
         initialBalance: INITIAL,
       });

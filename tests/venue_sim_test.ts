@@ -564,3 +564,16 @@ Deno.test("buy-and-hold on real BTCUSDT books: equity change = price PnL − fee
   assert.equal(v.positions().length, 0);
   checkIdentity(v, 100_000);
 });
+
+Deno.test("bookTop / depthUsdt read the venue's book, including its own depletion", () => {
+  const v = venue();
+  assert.equal(v.bookTop("BTCUSDT"), null);
+  assert.equal(v.depthUsdt("NOPEUSDT", "buy"), 0);
+  v.onEvent(book(1000, [[99.9, 3], [99.8, 1]], [[100, 1], [101, 2]]));
+  assert.deepEqual(v.bookTop("BTCUSDT"), { bid: 99.9, ask: 100, bidSize: 3, askSize: 1 });
+  near(v.depthUsdt("BTCUSDT", "buy"), 100 + 202);
+  near(v.depthUsdt("BTCUSDT", "sell"), 3 * 99.9 + 99.8);
+  ok(v.placeOrder(req({ size: 1.5 }))); // takes 1 @ 100 and 0.5 @ 101
+  assert.deepEqual(v.bookTop("BTCUSDT"), { bid: 99.9, ask: 101, bidSize: 3, askSize: 1.5 });
+  near(v.depthUsdt("BTCUSDT", "buy"), 1.5 * 101);
+});

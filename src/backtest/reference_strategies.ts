@@ -25,10 +25,16 @@ export interface BuyAndHoldOptions {
   notionalUsdt: number;
   /** Close with a reduce-only market sell after the last event (default false: mark to market). */
   closeAtEnd?: boolean;
+  /**
+   * When to buy: at the first order book of the symbol (`book`, raw replays) or at the first bar
+   * close (`bar`, candle replays, where the books before a bar's close sit on its extremes).
+   * Default `book`.
+   */
+  at?: "book" | "bar";
 }
 
 /**
- * Buys `notionalUsdt` of every symbol with a market order at the first book of that symbol
+ * Buys `notionalUsdt` of every symbol with a market order at the first book (or bar) of that symbol
  * (size = notional / mid, rounded down to the lot size) and holds. At the end it either closes
  * (market, reduce-only, reason `end_of_test`) or leaves the position marked to market.
  * Throws RangeError on a non-positive notional.
@@ -38,10 +44,12 @@ export function buyAndHold(o: BuyAndHoldOptions): Strategy {
     throw new RangeError(`notionalUsdt must be > 0 USDT, got ${o.notionalUsdt}`);
   }
   const bought = new Set<string>();
+  const at = o.at ?? "book";
   return {
     name: "buy_and_hold",
     onEvent(ev: MarketEvent, ctx: StrategyContext): OrderIntent[] | void {
-      if (ev.kind !== "book" || bought.has(ev.symbol) || ctx.inGap(ev.symbol)) return;
+      if (ev.kind !== (at === "book" ? "book" : "candle")) return;
+      if (bought.has(ev.symbol) || ctx.inGap(ev.symbol)) return;
       const mid = ctx.mid(ev.symbol);
       if (!Number.isFinite(mid)) return;
       const size = roundToLot(o.notionalUsdt / mid, ctx.contract(ev.symbol));

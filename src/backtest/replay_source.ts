@@ -5,16 +5,21 @@
  * - `raw`: stored books / trades / tickers / marks / funding via `iterateEvents` (event_iterator.ts),
  *   exactly what the live collector produced.
  * - `candles`: 1m/15m bars plus settled funding, for candle-only databases. A bar carries no
- *   book, so the SimExchange is given a SYNTHETIC one — a slippage model, not data:
- *   at bar close T = start + interval, for each bar:
- *     1. two trades at T: one at the bar low (taker sell) and one at the bar high (taker buy), so
- *        resting limit orders the bar traded strictly through fill as maker at their price;
- *     2. a books15 snapshot at T with `levels` levels per side around the close c:
- *        bid_k = c·(1 − s/2) − k·step, ask_k = c·(1 + s/2) + k·step, s = spreadBps·1e−4,
- *        step = c·levelStepBps·1e−4, each level holding `depthPerLevel` base coin
- *        (or `depthPerLevelUsdt / c` when given). Mid = c (up to one ulp).
+ *   book, so the SimExchange is given a SYNTHETIC one — a slippage model, not data. At bar close
+ *   T = start + interval the bar's path is replayed with the usual OHLC convention (a rising bar
+ *   went open → low → high → close, a falling one open → high → low → close):
+ *     1. at each extreme x (low, high, in path order): a books15 snapshot whose touched side sits
+ *        on the extreme (at the low: bid₀ = low, ask₀ = low·(1 + s); at the high: ask₀ = high,
+ *        bid₀ = high·(1 − s)), then a trade at x (a taker sell at the low, a taker buy at the
+ *        high). Resting limit orders the bar traded strictly through fill as maker at their
+ *        price; a stop triggered by the extreme fills by walking that book, i.e. at the extreme
+ *        (the worst price of the bar, inside its range) unless it exceeds level-0 depth;
+ *     2. a books15 snapshot around the close c: bid_k = c·(1 − s/2) − k·step,
+ *        ask_k = c·(1 + s/2) + k·step, s = spreadBps·1e−4, step = c·levelStepBps·1e−4, each level
+ *        holding `depthPerLevel` base coin (or `depthPerLevelUsdt / c`). Mid = c (up to one ulp);
  *     3. the bar itself (kind `candle`, ignored by the venue, seen by the strategy's onBar).
- *   Market orders therefore fill at about c·(1 ± s/2) plus book-walk impact beyond level 0.
+ *   Market orders at the close therefore fill at about c·(1 ± s/2) plus book-walk impact beyond
+ *   level 0. With no mark-price stream, the venue's mark follows the synthetic books' mid.
  * Gaps: the stored `gaps` table plus missing bars detected on the fly (candles mode) are
  * exposed as windows so the runner can refuse to trade across them.
  */
@@ -53,6 +58,11 @@ export interface ReplaySourceOptions {
   interval?: string;
   /** Candles mode: synthetic book model. */
   book?: SyntheticBookModel;
+  /**
+   * Candles mode: tick size per symbol (USDT); synthetic bids are rounded down and asks up to
+   * it, as on the exchange. Symbols without an entry keep unrounded prices.
+   */
+  tickSizes?: Readonly<Record<string, number>>;
 }
 
 /** A period without trustworthy data for `symbol`, [startTs, endTs] in epoch ms. */
@@ -75,8 +85,9 @@ export class ReplayError extends Error {
  */
 export class ReplaySource {
   readonly gaps: GapWindow[];
-  readonly opts: Required<Omit<ReplaySourceOptions, "book">> & {
+  readonly opts: Required<Omit<ReplaySourceOptions, "book" | "tickSizes">> & {
     book: Required<SyntheticBookModel>;
+    tickSizes: Readonly<Record<string, number>>;
   };
 
   /** Throws ReplayError on an empty symbol list, from ≥ to, or a non-positive book parameter. */
@@ -102,7 +113,7 @@ export class ReplaySource {
     if (!(book.depthPerLevel > 0) && !(book.depthPerLevelUsdt > 0)) {
       throw new ReplayError("book.depthPerLevel / depthPerLevelUsdt: expected > 0");
     }
-    this.opts = { ...opts, interval: opts.interval ?? "1m", book };
+    this.opts = { ...opts, interval: opts.interval ?? "1m", book, tickSizes: opts.tickSizes ?? {} };
     intervalMs(this.opts.interval); // validates the interval (StoreError on an unknown one)
     this.gaps = [];
     for (const s of opts.symbols) {
@@ -168,40 +179,57 @@ export class ReplaySource {
     }
   }
 
-  /** Trades at low/high, then the synthetic book, then the bar, all at bar close `t`. */
+  /** The bar's path at its close `t` (see module doc): extremes with their books, close book, bar. */
   private *synthesize(bar: CandleEvent, t: number): Generator<MarketEvent> {
     const m = this.opts.book;
+    const s = m.spreadBps * 1e-4;
+    const lowFirst = bar.close >= bar.open;
+    for (let i = 0; i < 2; i++) {
+      const atLow = (i === 0) === lowFirst;
+      const x = atLow ? bar.low : bar.high;
+      yield atLow ? this.book(bar, t, x, x * (1 + s), x) : this.book(bar, t, x * (1 - s), x, x);
+      yield {
+        kind: "trade",
+        symbol: bar.symbol,
+        ts: t,
+        recvTs: t,
+        tradeId: `syn-${t}-${atLow ? "l" : "h"}`,
+        price: x,
+        size: bar.volume / 2,
+        side: atLow ? "sell" : "buy",
+      } satisfies TradeEvent;
+    }
     const c = bar.close;
-    const recvTs = t;
-    const low: TradeEvent = {
-      kind: "trade",
-      symbol: bar.symbol,
-      ts: t,
-      recvTs,
-      tradeId: `syn-${t}-l`,
-      price: bar.low,
-      size: bar.volume / 2,
-      side: "sell",
-    };
-    yield low;
-    yield { ...low, tradeId: `syn-${t}-h`, price: bar.high, side: "buy" };
-    const size = String(m.depthPerLevel > 0 ? m.depthPerLevel : m.depthPerLevelUsdt / c);
-    const half = m.spreadBps * 1e-4 / 2;
-    const step = c * m.levelStepBps * 1e-4;
-    const bid0 = c * (1 - half);
-    const ask0 = c * (1 + half);
+    yield this.book(bar, t, c * (1 - s / 2), c * (1 + s / 2), c);
+    yield bar;
+  }
+
+  /** A books15 snapshot with best bid `bid0`, best ask `ask0`, levels stepped from `ref`. */
+  private book(bar: CandleEvent, t: number, bid0: number, ask0: number, ref: number): BookEvent {
+    const m = this.opts.book;
+    const size = String(m.depthPerLevel > 0 ? m.depthPerLevel : m.depthPerLevelUsdt / ref);
+    const step = ref * m.levelStepBps * 1e-4;
     const bids: BookLevel[] = new Array(m.levels);
     const asks: BookLevel[] = new Array(m.levels);
-    for (let k = 0; k < m.levels; k++) {
-      bids[k] = [String(bid0 - k * step), size];
-      asks[k] = [String(ask0 + k * step), size];
+    const tick = this.opts.tickSizes[bar.symbol];
+    if (tick > 0) {
+      const dp = decimals(tick);
+      for (let k = 0; k < m.levels; k++) {
+        bids[k] = [(Math.floor((bid0 - k * step) / tick + 1e-9) * tick).toFixed(dp), size];
+        asks[k] = [(Math.ceil((ask0 + k * step) / tick - 1e-9) * tick).toFixed(dp), size];
+      }
+    } else {
+      for (let k = 0; k < m.levels; k++) {
+        bids[k] = [String(bid0 - k * step), size];
+        asks[k] = [String(ask0 + k * step), size];
+      }
     }
-    const book: BookEvent = {
+    return {
       kind: "book",
       channel: "books15",
       symbol: bar.symbol,
       ts: t,
-      recvTs,
+      recvTs: t,
       action: "snapshot",
       bids,
       asks,
@@ -209,7 +237,13 @@ export class ReplaySource {
       checksum: null,
       top: null,
     };
-    yield book;
-    yield bar;
   }
+}
+
+/** Decimal places of a tick such as 0.01 → 2 or 1e-5 → 5. */
+function decimals(tick: number): number {
+  const t = String(tick);
+  if (t.includes("e-")) return Number(t.split("e-")[1]);
+  const dot = t.indexOf(".");
+  return dot < 0 ? 0 : t.length - dot - 1;
 }

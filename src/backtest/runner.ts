@@ -5,6 +5,10 @@
  * are placed at once (the venue's latency model applies). Equity is sampled at the end of each
  * time slice that reaches the next multiple of `sampleMs`, and once more at the end.
  * One-way position mode only: trades.csv round trips assume a netted position per symbol.
+ *
+ * Hooks may return a Promise (e.g. a strategy that scores with onnxruntime); `runBacktestAsync`
+ * awaits it before the next event, so the replay stays strictly sequential. `runBacktest` is the
+ * synchronous driver of the same loop and throws when a hook returns a Promise.
  */
 import type { ContractSpec } from "../market/contracts.ts";
 import type { CandleEvent, MarketEvent } from "../market/events.ts";
@@ -12,17 +16,23 @@ import { SimExchange } from "../venue/sim_exchange.ts";
 import type {
   FillEvent,
   FundingPaymentEvent,
+  HoldSide,
   LiquidationEvent,
   PlaceOrderRequest,
+  PlanType,
   Rejection,
   SimAccount,
+  SimExchangeConfig,
   SimPosition,
+  TriggerType,
+  VenueEvent,
 } from "../venue/types.ts";
 import { SimClock } from "./clock.ts";
 import type { ReplaySource } from "./replay_source.ts";
 
 /** What a strategy wants: an order request without clientOid, plus a reason tag for trades.csv. */
 export interface OrderIntent {
+  kind?: "order";
   symbol: string;
   side: "buy" | "sell";
   /** Base coin; must respect the contract's lot size (see roundToLot). */
@@ -33,6 +43,40 @@ export interface OrderIntent {
   force?: PlaceOrderRequest["force"];
   /** Free text recorded as the exit reason when this order closes a trade. */
   reason?: string;
+  /** Bitget `presetStopLossPrice`: a pos_loss plan on the resulting position (USDT). */
+  stopLossPrice?: number;
+  /** Bitget `presetStopSurplusPrice`: a pos_profit plan on the resulting position (USDT). */
+  takeProfitPrice?: number;
+}
+
+/** A position plan order (stop-loss, take-profit or trailing stop), Bitget `place-tpsl-order`. */
+export interface TpslIntent {
+  kind: "tpsl";
+  symbol: string;
+  holdSide: HoldSide;
+  planType: PlanType;
+  triggerType: TriggerType;
+  /** pos_loss / pos_profit trigger price; moving_plan optional activation price (USDT). */
+  triggerPrice?: number;
+  /** moving_plan callback ratio (0.01 = 1 %). */
+  rangeRate?: number;
+}
+
+export type Intent = OrderIntent | TpslIntent;
+
+/** Exit reason written for fills of triggered plan orders. */
+export const PLAN_REASON: Readonly<Record<PlanType, string>> = {
+  pos_loss: "stop_loss",
+  pos_profit: "take_profit",
+  moving_plan: "trailing_stop",
+};
+
+/** A value a strategy recorded at a decision (see StrategyContext.record). */
+export interface SignalRecord {
+  ts: number;
+  symbol: string;
+  name: string;
+  value: number;
 }
 
 /** Read-only view handed to strategies. Prices USDT, times epoch ms. */
@@ -49,19 +93,26 @@ export interface StrategyContext {
   lastPrice(symbol: string): number;
   /** True when trading `symbol` now is refused because the time lies in a data gap. */
   inGap(symbol: string): boolean;
+  /** Appends a decision value to `BacktestResult.records` (look-ahead check, diagnostics). */
+  record(symbol: string, name: string, value: number): void;
 }
 
-type Intents = OrderIntent[] | void;
+type Intents = Intent[] | void;
+type MaybeAsync = Intents | Promise<Intents>;
 
 /** A trading strategy. All hooks are optional; each returns the orders to place now. */
 export interface Strategy {
   readonly name: string;
+  /** Called once before the replay with the venue (read access for engines: books, plans). */
+  attach?(venue: SimExchange, ctx: StrategyContext): void;
   /** Every market event, after the venue applied it. */
-  onEvent?(ev: MarketEvent, ctx: StrategyContext): Intents;
+  onEvent?(ev: MarketEvent, ctx: StrategyContext): MaybeAsync;
   /** Every closed bar (candles mode, or raw mode when candles are replayed). */
-  onBar?(bar: CandleEvent, ctx: StrategyContext): Intents;
+  onBar?(bar: CandleEvent, ctx: StrategyContext): MaybeAsync;
+  /** Every venue event (fills, plan triggers, funding, liquidations), as it happens. */
+  onVenueEvent?(ev: VenueEvent): void;
   /** After the last event: e.g. close positions. */
-  onEnd?(ctx: StrategyContext): Intents;
+  onEnd?(ctx: StrategyContext): MaybeAsync;
 }
 
 export interface RunnerOptions {
@@ -75,6 +126,16 @@ export interface RunnerOptions {
   sampleMs?: number;
   /** Place intents even inside gap windows. Default false (refused and counted). */
   tradeAcrossGaps?: boolean;
+  /** Isolated (default) or cross margin (SimExchange). */
+  marginMode?: SimExchangeConfig["marginMode"];
+  /** Maintenance margin rate (ratio), SimExchange default when absent. */
+  maintenanceMarginRate?: number;
+  /** Trigger source of preset stop-loss / take-profit prices. Default "mark_price". */
+  presetTriggerType?: TriggerType;
+  /** Called about every `progressEvery` events with the current simulated time (ms). */
+  onProgress?: (ts: number, events: number) => void;
+  /** Default 50 000 events. */
+  progressEvery?: number;
 }
 
 /** A fill with what the runner knew when the order was placed. */
@@ -102,9 +163,11 @@ export interface BacktestResult {
   fills: BacktestFill[];
   funding: FundingPaymentEvent[];
   liquidations: LiquidationEvent[];
-  rejections: { ts: number; intent: OrderIntent; rejection: Rejection }[];
+  rejections: { ts: number; intent: Intent; rejection: Rejection }[];
   /** Intents refused because their symbol was in a gap window. */
   blockedIntents: number;
+  /** Values strategies recorded at their decisions, in time order. */
+  records: SignalRecord[];
   finalAccount: SimAccount;
   finalPositions: SimPosition[];
   /** First / last book mid per symbol (benchmarks). */
@@ -117,14 +180,41 @@ export interface BacktestResult {
 }
 
 /**
- * Runs `strategy` over `source`. Throws RangeError on a non-positive sampleMs and Error when a
- * replayed symbol has no contract spec (the venue would silently ignore it).
+ * Runs `strategy` over `source` synchronously. Throws RangeError on a non-positive sampleMs,
+ * Error when a replayed symbol has no contract spec (the venue would silently ignore it), and
+ * Error when a hook returns a Promise (use {@link runBacktestAsync}).
  */
 export function runBacktest(
   source: ReplaySource,
   strategy: Strategy,
   o: RunnerOptions,
 ): BacktestResult {
+  const g = backtestLoop(source, strategy, o);
+  const n = g.next();
+  if (!n.done) {
+    throw new Error(`strategy ${strategy.name} returned a Promise: run it with runBacktestAsync`);
+  }
+  return n.value;
+}
+
+/** Runs `strategy` over `source`, awaiting hooks that return a Promise. Same errors as runBacktest. */
+export async function runBacktestAsync(
+  source: ReplaySource,
+  strategy: Strategy,
+  o: RunnerOptions,
+): Promise<BacktestResult> {
+  const g = backtestLoop(source, strategy, o);
+  let n = g.next();
+  while (!n.done) n = g.next(await n.value);
+  return n.value;
+}
+
+/** The replay loop; yields a hook's Promise and resumes with its value. */
+function* backtestLoop(
+  source: ReplaySource,
+  strategy: Strategy,
+  o: RunnerOptions,
+): Generator<Promise<Intents>, BacktestResult, Intents> {
   const sampleMs = o.sampleMs ?? 60_000;
   if (!(sampleMs > 0)) throw new RangeError(`sampleMs must be > 0 ms, got ${sampleMs}`);
   const specs = new Map(o.contracts.map((c) => [c.symbol, c]));
@@ -136,30 +226,45 @@ export function runBacktest(
   const fills: BacktestFill[] = [];
   const funding: FundingPaymentEvent[] = [];
   const liquidations: LiquidationEvent[] = [];
+  const records: SignalRecord[] = [];
   const meta = new Map<string, { mid: number; reason: string }>();
+  const plans = new Map<string, { mid: number; reason: string }>();
+  const mids = new Map<string, number>();
   const sim = new SimExchange({
     contracts: o.contracts,
     initialBalance: o.initialBalance,
     leverage: o.leverage,
     latencyMs: o.latencyMs,
+    marginMode: o.marginMode,
+    maintenanceMarginRate: o.maintenanceMarginRate,
+    presetTriggerType: o.presetTriggerType ?? "mark_price",
     positionMode: "one_way",
     keepLog: false,
     onEvent: (ev) => {
       if (ev.type === "fill") {
-        const m = meta.get(ev.clientOid)!;
+        // Orders created by a plan trigger carry the plan's clientOid and its planType.
+        const m = meta.get(ev.clientOid) ?? plans.get(ev.clientOid) ??
+          { mid: mids.get(ev.symbol) ?? ev.price, reason: "plan" };
         const sign = ev.direction === "buy" ? 1 : -1;
         fills.push({
           ...ev,
           midAtOrder: m.mid,
           slippage: sign * (ev.price - m.mid) * ev.size,
-          reason: m.reason,
+          reason: ev.planType ? PLAN_REASON[ev.planType] : m.reason,
         });
+      } else if (ev.type === "plan") {
+        if (ev.plan.status === "triggered") {
+          plans.set(ev.plan.clientOid, {
+            mid: mids.get(ev.plan.symbol) ?? NaN,
+            reason: PLAN_REASON[ev.plan.planType],
+          });
+        }
       } else if (ev.type === "funding") funding.push(ev);
       else if (ev.type === "liquidation") liquidations.push(ev);
+      strategy.onVenueEvent?.(ev);
     },
   });
   const clock = new SimClock();
-  const mids = new Map<string, number>();
   const firstMid: Record<string, number> = {};
   const lasts = new Map<string, number>();
   const rejections: BacktestResult["rejections"] = [];
@@ -181,11 +286,29 @@ export function runBacktest(
     mid: (s) => mids.get(s) ?? NaN,
     lastPrice: (s) => lasts.get(s) ?? NaN,
     inGap: (s) => gapGuard && source.inGap(s, clock.now),
+    record: (symbol, name, value) => {
+      records.push({ ts: clock.now, symbol, name, value });
+    },
   };
   const place = (intents: Intents) => {
     if (!intents) return;
     for (const it of intents) {
-      if (gapGuard && source.inGap(it.symbol, clock.now)) {
+      if (it.kind === "tpsl") {
+        const clientOid = `bt-${++seq}`;
+        const r = sim.placeTpsl({
+          clientOid,
+          symbol: it.symbol,
+          holdSide: it.holdSide,
+          planType: it.planType,
+          triggerType: it.triggerType,
+          triggerPrice: it.triggerPrice,
+          rangeRate: it.rangeRate,
+        });
+        if ("code" in r) rejections.push({ ts: clock.now, intent: it, rejection: r });
+        continue;
+      }
+      // Gap guard: no new exposure inside a gap; reduce-only exits still go through.
+      if (gapGuard && !it.reduceOnly && source.inGap(it.symbol, clock.now)) {
         blocked++;
         continue;
       }
@@ -200,6 +323,8 @@ export function runBacktest(
         price: it.price,
         reduceOnly: it.reduceOnly,
         force: it.force,
+        presetStopLossPrice: it.stopLossPrice,
+        presetStopSurplusPrice: it.takeProfitPrice,
       });
       if ("code" in r) rejections.push({ ts: clock.now, intent: it, rejection: r });
     }
@@ -210,9 +335,12 @@ export function runBacktest(
     for (const p of sim.positions()) gross += p.size * p.markPrice;
     equity.push({ ts, equity: sim.account().equity, grossExposure: gross });
   };
+  strategy.attach?.(sim, ctx);
+  const progressEvery = o.progressEvery ?? 50_000;
   let events = 0;
   let nextSample = Infinity;
   let startTs = NaN;
+  let r: MaybeAsync;
   for (const ev of source.events()) {
     const prev = clock.now;
     if (clock.observe(ev)) {
@@ -227,6 +355,7 @@ export function runBacktest(
       }
     }
     events++;
+    if (o.onProgress && events % progressEvery === 0) o.onProgress(clock.now, events);
     sim.onEvent(ev);
     switch (ev.kind) {
       case "book": {
@@ -247,10 +376,23 @@ export function runBacktest(
         lasts.set(ev.symbol, ev.close);
         break;
     }
-    if (strategy.onEvent) place(strategy.onEvent(ev, ctx));
-    if (ev.kind === "candle" && strategy.onBar) place(strategy.onBar(ev, ctx));
+    if (strategy.onEvent) {
+      r = strategy.onEvent(ev, ctx);
+      if (r) place(r instanceof Promise ? yield r : r);
+    }
+    if (ev.kind === "candle" && strategy.onBar) {
+      r = strategy.onBar(ev, ctx);
+      if (r) place(r instanceof Promise ? yield r : r);
+    }
   }
-  if (strategy.onEnd) place(strategy.onEnd(ctx));
+  if (strategy.onEnd) {
+    r = strategy.onEnd(ctx);
+    if (r) place(r instanceof Promise ? yield r : r);
+  }
+  // Orders sent at the end still reach the venue after the latency, against the last books.
+  if (Number.isFinite(clock.now) && (o.latencyMs ?? 0) > 0) {
+    sim.advanceTime(clock.now + o.latencyMs!);
+  }
   if (Number.isFinite(clock.now)) sample(clock.now);
   return {
     strategy: strategy.name,
@@ -262,6 +404,7 @@ export function runBacktest(
     liquidations,
     rejections,
     blockedIntents: blocked,
+    records,
     finalAccount: sim.account(),
     finalPositions: sim.positions(),
     firstMid,

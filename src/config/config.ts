@@ -9,6 +9,12 @@ import { z } from "zod";
 import YAML from "yaml";
 import { parseDuration } from "./duration.ts";
 import { CHANNELS } from "../market/events.ts";
+import { BacktestConfigSchema } from "./backtest_config.ts";
+import { EngineConfigSchema } from "../engine/engine_support.ts";
+import { MlConfigSchema } from "../strategy/ml.ts";
+import { MicroswingConfigSchema } from "../strategy/microswing.ts";
+import { RegimeConfigSchema } from "../strategy/regime.ts";
+import { ScannerConfigSchema } from "../strategy/scanner.ts";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -99,6 +105,18 @@ export const ConfigSchema = z.object({
     format: z.enum(["auto", "json", "text"]).default("auto"),
     statusInterval: duration("10s"),
   }).strict().default({}),
+  /** `bitget-bot backtest` defaults (config/backtest_config.ts). */
+  backtest: BacktestConfigSchema.default({}),
+  /** Sizing and risk limits of the trading engine (engine/engine_support.ts). */
+  risk: EngineConfigSchema.default({}),
+  /** Strategy modules, each with its own schema (src/strategy/). */
+  strategies: z.object({
+    ml: MlConfigSchema.default({}),
+    regime: RegimeConfigSchema.default({}),
+    microswing: MicroswingConfigSchema.default({}),
+  }).strict().default({}),
+  /** Symbol scanner for multi-symbol runs (strategy/scanner.ts). */
+  scanner: ScannerConfigSchema.default({}),
 }).strict();
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -16,113 +16,99 @@
  * - Fees: notional × makerFeeRate / takerFeeRate of the ContractSpec (API.md §9).
  * - Latency: an order reaches the engine at placement clock + `latencyMs` and is matched against
  *   the state at that time. Cancels act immediately.
- * - Positions: isolated margin (entry notional / leverage), one-way netting or hedge legs
- *   (API.md §5.3). Liquidation when the mark reaches the isolated liquidation price; the leg is
- *   closed at that price and its whole margin is lost. Cross margin is not modelled.
+ * - Positions: one-way netting or hedge legs (API.md §5.3); each posts entry notional / leverage
+ *   of margin, counted as used in `available` in both margin modes.
+ *   Isolated (default): a leg is liquidated when the mark reaches its isolated liquidation price
+ *   (positions.ts); it is closed at that price and its whole margin is lost.
+ *   Crossed: unrealized PnL is shared; when equity (balance + Σ uPnL at mark) ≤ Σ mmr × size ×
+ *   mark, every open order is cancelled and every leg closed at its mark; the balance ends at 0
+ *   (margin.ts, which also states where this differs from Bitget's tiered liquidation).
+ * - Plans (plans.ts, Bitget place-tpsl-order API.md §5.7): pos_loss / pos_profit / moving_plan
+ *   on a leg, watching the mark (`mark_price`) or trade prints (`fill_price`); evaluated before
+ *   the liquidation check of the same price update. A trigger submits a reduce-only market
+ *   order (clientOid = the plan's) for min(plan size, leg size) through the normal path: latency
+ *   applies, a liquidation or a close before it arrives cancels it, and at arrival it fills per
+ *   `planFill`:
+ *   - `book` (default): it walks the book like any market order.
+ *   - `trigger`: it fills in full (up to the leg size then) as taker, neither limited by nor
+ *     depleting the book, at plans.ts `triggerFillPrice` — the stop level, or the first price
+ *     beyond it when the market gapped through it (the previous price of the trigger source was
+ *     already beyond the level), the usual OHLC-backtest convention — moved adversely by
+ *     `planFillSlippageBps` (default 1) and rounded to the tick adversely (sell down, buy up).
+ *     The level is the plan's triggerPrice, or a trailing stop's best × (1 ∓ rangeRate) at
+ *     trigger time. Why: in candle replays the book is synthetic (replay_source.ts), so a walk
+ *     would fill a stop at the bar extreme (no latency) or at the bar's close book (latency),
+ *     biasing stop-losses and take-profits by where the bar happened to close.
+ *   Preset SL/TP prices of an order become pos_loss / pos_profit plans when its opening part
+ *   first fills. A leg that goes flat cancels its live plans.
  * - Funding (API.md §9): payment = size × mark × rate at each settlement (FundingEvent
  *   `settled`, or a ticker whose time passes the previous `nextFundingTime`); longs pay when
  *   rate > 0. Paid from the balance, not from the position margin.
  * - Mark price: from ticker / mark events; until the first one, the last book mid or trade price.
  * Accounting: balance = initial + Σ realized − Σ fees + Σ funding, kept incrementally and
- * reported with the running totals so callers can check the identity.
+ * reported with the running totals so callers can check the identity (both margin modes).
+ * Code: venue_core.ts (order lifecycle, matching, fills), this file (public API, mark, funding,
+ * liquidation, plan wiring), plans.ts, margin.ts, positions.ts, validate.ts.
  */
-import type { ContractSpec } from "../market/contracts.ts";
-import type { BookEvent, MarketEvent, TradeEvent } from "../market/events.ts";
-import { OrderBook } from "../market/order_book.ts";
-import { walkBook } from "./book_walk.ts";
+import type { MarketEvent } from "../market/events.ts";
+import { crossLiquidationLosses, crossLiquidationPrice, legSlack } from "./margin.ts";
+import { type Order, snapshotOrder } from "./order_state.ts";
 import {
-  closeLeg,
-  type Leg,
-  liquidationPrice,
-  newLeg,
-  openLeg,
-  SIZE_EPS,
-  unrealized,
-} from "./positions.ts";
-import { validateOrder } from "./validate.ts";
+  newPlan,
+  PlanBook,
+  PRESETS,
+  triggerFillPrice,
+  validatePresets,
+  validateTpsl,
+} from "./plans.ts";
+import { closeLeg, type Leg, liquidationPrice, SIZE_EPS, unrealized } from "./positions.ts";
 import type {
+  HoldSide,
   PlaceOrderRequest,
+  PlaceTpslRequest,
   Rejection,
   SimAccount,
   SimExchangeConfig,
   SimOrder,
+  SimPlanOrder,
   SimPosition,
-  VenueEvent,
+  TriggerType,
 } from "./types.ts";
+import { FINAL, opposite, type SymState, VenueCore } from "./venue_core.ts";
+import { validateOrder } from "./validate.ts";
 
-interface Order extends SimOrder {
-  /** Margin (USDT) still reserved for this order's opening part. */
-  reserved: number;
-}
+export class SimExchange extends VenueCore {
+  private readonly cross: boolean;
+  private readonly plans: PlanBook;
+  /** Plan clientOids promised to preset prices of placed orders (shared namespace). */
+  private readonly reservedOids = new Set<string>();
+  /** `planFill: "trigger"`: slippage (bps) of a triggered plan's fill; NaN = walk the book. */
+  private readonly planSlipBps: number;
 
-interface SymState {
-  spec: ContractSpec;
-  book: OrderBook;
-  mark: number;
-  hasMark: boolean;
-  fundingRate: number;
-  nextFundingTime: number;
-  lastSettlement: number;
-  leverage: number;
-  long: Leg;
-  short: Leg;
-  resting: Order[];
-}
-
-const FINAL = new Set(["filled", "cancelled"]);
-
-export class SimExchange {
-  /** All venue events in order (when `keepLog` is not false). */
-  readonly log: VenueEvent[] = [];
-  private readonly syms = new Map<string, SymState>();
-  private readonly orders = new Map<string, Order>();
-  /** Orders neither filled nor cancelled (pending or resting). */
-  private readonly open = new Set<Order>();
-  private pending: Order[] = [];
-  // Venue time (ms); 0 until the first event or advanceTime().
-  private clock = 0;
-  private seq = 0;
-  private balance: number;
-  private orderMargin = 0;
-  private totalRealized = 0;
-  private totalFees = 0;
-  private totalFunding = 0;
-  private readonly mode: "one_way" | "hedge";
-  private readonly mmr: number;
-  private readonly latency: number;
-
-  /** Throws RangeError on a non-finite/negative balance, latency or margin rate. */
-  constructor(private readonly cfg: SimExchangeConfig) {
-    if (!(cfg.initialBalance >= 0)) {
-      throw new RangeError(`initialBalance must be ≥ 0 USDT, got ${cfg.initialBalance}`);
+  /**
+   * Throws RangeError on a non-finite/negative balance, latency or margin rate, a bad mode, or
+   * `planFillSlippageBps` outside [0, 10 000).
+   */
+  constructor(cfg: SimExchangeConfig) {
+    super(cfg);
+    const mm = cfg.marginMode ?? "isolated";
+    if (mm !== "isolated" && mm !== "crossed") throw new RangeError(`marginMode ${mm}`);
+    this.cross = mm === "crossed";
+    const pt = cfg.presetTriggerType ?? "fill_price";
+    if (pt !== "mark_price" && pt !== "fill_price") throw new RangeError(`presetTriggerType ${pt}`);
+    const pf = cfg.planFill ?? "book";
+    if (pf !== "book" && pf !== "trigger") {
+      throw new RangeError(`planFill must be book|trigger, got ${JSON.stringify(pf)}`);
     }
-    this.balance = cfg.initialBalance;
-    this.mode = cfg.positionMode ?? "one_way";
-    this.mmr = cfg.maintenanceMarginRate ?? 0.004;
-    this.latency = cfg.latencyMs ?? 0;
-    if (!(this.mmr >= 0 && this.mmr < 1)) throw new RangeError(`maintenanceMarginRate ${this.mmr}`);
-    if (!(this.latency >= 0)) throw new RangeError(`latencyMs must be ≥ 0, got ${this.latency}`);
-    for (const spec of cfg.contracts) {
-      const lev = clampLev(cfg.leverage ?? 10, spec);
-      this.syms.set(spec.symbol, {
-        spec,
-        book: new OrderBook(),
-        mark: NaN,
-        hasMark: false,
-        fundingRate: 0,
-        nextFundingTime: NaN,
-        lastSettlement: -Infinity,
-        leverage: lev,
-        long: newLeg("long", lev),
-        short: newLeg("short", lev),
-        resting: [],
-      });
+    const slip = cfg.planFillSlippageBps ?? 1;
+    if (!(slip >= 0 && slip < 10_000)) {
+      throw new RangeError(`planFillSlippageBps must be in [0, 10000) bps, got ${slip}`);
     }
-  }
-
-  /** Current venue time (ms): the latest event or advanceTime() timestamp seen. */
-  get now(): number {
-    return this.clock;
+    this.planSlipBps = pf === "trigger" ? slip : NaN;
+    this.plans = new PlanBook(
+      (ev) => this.emit(ev),
+      (p, price, prev) => this.triggerPlan(p, price, prev),
+    );
   }
 
   /**
@@ -159,9 +145,14 @@ export class SimExchange {
           this.applyBook(st, ev);
           break;
         case "trade":
+          st.last = ev.price;
           if (!st.hasMark) st.mark = ev.price;
           this.matchTrade(st, ev);
-          if (!st.hasMark) this.checkLiquidation(st);
+          this.plans.onPrice(st.spec.symbol, "fill_price", ev.price, this.clock);
+          if (!st.hasMark) {
+            this.plans.onPrice(st.spec.symbol, "mark_price", ev.price, this.clock);
+            this.checkLiquidation(st);
+          }
           break;
         case "ticker":
           this.crossFunding(st, ev.ts);
@@ -189,8 +180,9 @@ export class SimExchange {
 
   /** Moves the clock to `ts` (ms) without market data, activating orders due by then. */
   advanceTime(ts: number): void {
+    // Orders due by `ts` are matched at their own arrival time (as in onEvent), then the clock moves.
+    this.activateUntil(ts, false);
     if (ts > this.clock) this.clock = ts;
-    this.activateUntil(this.clock, false);
   }
 
   /**
@@ -200,10 +192,12 @@ export class SimExchange {
    * field, 40774 field not valid in this position mode, 40808 size not a lot multiple or price
    * not on tick, 43006 below minTradeNum, 45110 notional below minTradeUSDT, 22002 no position
    * to close, 40757 close size above the position, 43011 no book to price a market order,
-   * 40762 margin + estimated taker fee above available balance.
+   * 40762 margin + estimated taker fee above available balance; preset SL/TP prices as
+   * plans.ts `validatePresets` (40020, 40808, 45122, 40304) and 40305 when `${clientOid}-sl`
+   * / `-tp` is taken.
    */
   placeOrder(req: PlaceOrderRequest): SimOrder | Rejection {
-    if (this.orders.has(req.clientOid)) {
+    if (this.oidTaken(req.clientOid)) {
       return { code: "40305", msg: `clientOid ${req.clientOid} already used` };
     }
     const st = this.syms.get(req.symbol);
@@ -221,6 +215,18 @@ export class SimExchange {
       : NaN;
     if (Number.isNaN(ref)) {
       return { code: "43011", msg: `no order book for ${req.symbol} to price a market order` };
+    }
+    const hold: HoldSide = direction === "buy" ? "long" : "short";
+    const presetRef = req.orderType === "limit"
+      ? req.price!
+      : this.refPrice(st, this.cfg.presetTriggerType ?? "fill_price");
+    const badPreset = validatePresets(req, st.spec, !closing, hold, presetRef);
+    if (badPreset) return badPreset;
+    const presetOids: string[] = [];
+    if (req.presetStopLossPrice !== undefined) presetOids.push(`${req.clientOid}-sl`);
+    if (req.presetStopSurplusPrice !== undefined) presetOids.push(`${req.clientOid}-tp`);
+    for (const id of presetOids) {
+      if (this.oidTaken(id)) return { code: "40305", msg: `clientOid ${id} already used` };
     }
     // Opening part: hedge open = all; one-way = what exceeds the opposite leg; closes open nothing.
     let openQty = 0;
@@ -273,14 +279,43 @@ export class SimExchange {
       activeAt: this.clock + this.latency,
       queueAhead: 0,
       reserved: reserve,
+      presetSl: req.presetStopLossPrice,
+      presetTp: req.presetStopSurplusPrice,
     };
-    this.orderMargin += reserve;
-    this.orders.set(o.clientOid, o);
-    this.open.add(o);
-    this.pending.push(o);
-    this.emitOrder(o);
-    this.activateUntil(this.clock, false);
-    return snapshotOrder(o);
+    for (const id of presetOids) this.reservedOids.add(id);
+    return snapshotOrder(this.enqueue(o));
+  }
+
+  /**
+   * Places a position stop-loss / take-profit / trailing stop (Bitget place-tpsl-order,
+   * API.md §5.7; semantics in plans.ts). Returns a copy of the live plan (a PlanEvent is
+   * emitted) or a Rejection: 40305 clientOid already used by an order or plan, 40102 unknown
+   * symbol, else plans.ts `validateTpsl` (40304/40305, 40020, 40808, 43011, 22002, 45122).
+   * The wrong-side check uses the current price of the request's trigger source.
+   */
+  placeTpsl(req: PlaceTpslRequest): SimPlanOrder | Rejection {
+    if (this.oidTaken(req.clientOid)) {
+      return { code: "40305", msg: `clientOid ${req.clientOid} already used` };
+    }
+    const st = this.syms.get(req.symbol);
+    if (!st) return { code: "40102", msg: `symbol ${req.symbol} does not exist` };
+    const leg = req.holdSide === "short" ? st.short : st.long;
+    const ref = this.refPrice(st, req.triggerType);
+    const bad = validateTpsl(req, st.spec, leg.size > SIZE_EPS ? leg.size : 0, ref);
+    if (bad) return bad;
+    const p = newPlan(req, this.clock, ref);
+    this.plans.add(p, this.clock);
+    return { ...p };
+  }
+
+  /** Cancels a live plan (PlanEvent, cancelReason `user`); false when unknown or not live. */
+  cancelPlan(clientOid: string): boolean {
+    return this.plans.cancel(clientOid, "user", this.clock);
+  }
+
+  /** Copies of the live plans, of one symbol or of all. */
+  planOrders(symbol?: string): SimPlanOrder[] {
+    return this.plans.list(symbol);
   }
 
   /** Cancels a pending or resting order at once; 40768 when unknown or already final. */
@@ -302,23 +337,60 @@ export class SimExchange {
   /** Open (non-empty) position legs with mark, unrealized PnL and liquidation price. */
   positions(): SimPosition[] {
     const out: SimPosition[] = [];
+    // Cross: balance + Σ (uPnL − maintenance) over all legs; each symbol removes its own share.
+    let slack = this.balance;
+    if (this.cross) {
+      for (const st of this.syms.values()) slack += this.symSlack(st);
+    }
     for (const st of this.syms.values()) {
+      const crossLp = this.cross
+        ? crossLiquidationPrice(st.long, st.short, slack - this.symSlack(st), this.mmr)
+        : NaN;
       for (const leg of [st.long, st.short]) {
         if (leg.size <= 0) continue;
         out.push({
           symbol: st.spec.symbol,
           holdSide: leg.holdSide,
+          marginMode: this.cross ? "crossed" : "isolated",
           size: leg.size,
           entryPrice: leg.entryPrice,
           leverage: leg.leverage,
           margin: leg.margin,
           markPrice: st.mark,
           unrealizedPnl: unrealized(leg, st.mark),
-          liquidationPrice: liquidationPrice(leg, this.mmr),
+          liquidationPrice: this.cross ? crossLp : liquidationPrice(leg, this.mmr),
         });
       }
     }
     return out;
+  }
+
+  /**
+   * Best bid / ask (USDT) and their sizes (base coin) of the venue's current book for `symbol`
+   * (as depleted by the venue's own taker fills), or null when unknown or a side is empty.
+   */
+  bookTop(symbol: string): { bid: number; ask: number; bidSize: number; askSize: number } | null {
+    const b = this.syms.get(symbol)?.book;
+    if (!b || b.bids.count === 0 || b.asks.count === 0) return null;
+    return {
+      bid: b.bids.price(0),
+      ask: b.asks.price(0),
+      bidSize: b.bids.size(0),
+      askSize: b.asks.size(0),
+    };
+  }
+
+  /**
+   * Visible depth (USDT, Σ price × size over all levels) an order of `side` would take:
+   * buy → asks, sell → bids. 0 for an unknown symbol or an empty side.
+   */
+  depthUsdt(symbol: string, side: "buy" | "sell"): number {
+    const b = this.syms.get(symbol)?.book;
+    if (!b) return 0;
+    const levels = side === "buy" ? b.asks : b.bids;
+    let t = 0;
+    for (let i = 0; i < levels.count; i++) t += levels.price(i) * levels.size(i);
+    return t;
   }
 
   /** Account summary (USDT); see SimAccount for the definitions. */
@@ -346,220 +418,106 @@ export class SimExchange {
     };
   }
 
-  // ---------------------------------------------------------------- internals
-
-  private available(): number {
-    let pm = 0;
-    for (const st of this.syms.values()) pm += st.long.margin + st.short.margin;
-    return this.balance - pm - this.orderMargin;
+  private oidTaken(oid: string): boolean {
+    return this.orders.has(oid) || this.plans.has(oid) || this.reservedOids.has(oid);
   }
 
-  private emit(ev: VenueEvent): void {
-    if (this.cfg.keepLog !== false) this.log.push(ev);
-    this.cfg.onEvent?.(ev);
-  }
-
-  private emitOrder(o: Order): void {
-    this.emit({ type: "order", ts: this.clock, order: snapshotOrder(o) });
-  }
-
-  /** Leg a closing order acts on: hedge = the `side` leg; one-way = the leg opposite `direction`. */
-  private closeLegFor(st: SymState, side: "buy" | "sell", direction: "buy" | "sell"): Leg {
-    if (this.mode === "hedge") return side === "buy" ? st.long : st.short;
-    return direction === "buy" ? st.short : st.long;
-  }
-
-  /** Unfilled size of live/pending close orders on one leg (hedge over-allocation check). */
-  private committedClose(symbol: string, hold: "long" | "short"): number {
-    let t = 0;
-    for (const o of this.open) {
-      if (o.symbol !== symbol || !o.reduceOnly) continue;
-      const h = this.mode === "hedge"
-        ? (o.side === "buy" ? "long" : "short")
-        : o.direction === "buy"
-        ? "short"
-        : "long";
-      if (h === hold) t += o.size - o.filledSize;
-    }
-    return t;
-  }
-
-  private activateUntil(t: number, strict: boolean): void {
-    while (this.pending.length > 0) {
-      const o = this.pending[0];
-      if (strict ? o.activeAt >= t : o.activeAt > t) break;
-      this.pending.shift();
-      // The order is matched at its own arrival time, against the state at that time.
-      if (o.activeAt > this.clock) this.clock = o.activeAt;
-      if (o.status === "pending") this.activate(o);
-    }
-  }
-
-  /** The order reaches the engine: take what is marketable, then rest or cancel the remainder. */
-  private activate(o: Order): void {
-    const st = this.syms.get(o.symbol)!;
-    const book = st.book;
-    const limit = o.price ?? NaN;
-    const opp = o.direction === "buy" ? book.asks : book.bids;
-    if (o.force === "post_only" && opp.count > 0) {
-      const crosses = o.direction === "buy" ? opp.price(0) <= limit : opp.price(0) >= limit;
-      if (crosses) return this.cancel(o, "post_only_would_take");
-    }
-    let want = this.maxFill(st, o);
-    if (want <= SIZE_EPS) return this.cancel(o, "reduce_only_no_position");
-    if (o.force === "fok" && opp.sizeWithin(limit) < want - SIZE_EPS) {
-      return this.cancel(o, "fok_unfilled");
-    }
-    if (o.force !== "post_only") {
-      const r = walkBook(book, o.direction, want, limit);
-      if (r.filled > 0) this.fill(st, o, r.filled, r.notional / r.filled, "taker");
-      want = o.size - o.filledSize;
-    }
-    if (want <= SIZE_EPS * Math.max(1, o.size)) return;
-    if (o.reduceOnly && this.maxFill(st, o) <= SIZE_EPS) {
-      return this.cancel(o, "reduce_only_no_position");
-    }
-    if (o.orderType === "market") return this.cancel(o, "insufficient_depth");
-    if (o.force === "ioc" || o.force === "fok") return this.cancel(o, "ioc_remainder");
-    const own = o.direction === "buy" ? book.bids : book.asks;
-    // Displayed size at exactly our price = size at-or-better minus size strictly better.
-    const half = st.spec.tickSize / 2;
-    o.queueAhead = own.sizeWithin(limit) -
-      own.sizeWithin(o.direction === "buy" ? limit + half : limit - half);
-    if (o.status === "pending") o.status = "live";
-    st.resting.push(o);
-    this.emitOrder(o);
-  }
-
-  /** Remaining size the order may fill now (closing orders are capped by the position). */
-  private maxFill(st: SymState, o: Order): number {
-    const rem = o.size - o.filledSize;
-    if (!o.reduceOnly) return rem;
-    return Math.min(rem, this.closeLegFor(st, o.side, o.direction).size);
+  /** Current price of a plan trigger source: mark, or last trade (mark before the first). */
+  private refPrice(st: SymState, source: TriggerType): number {
+    return source === "fill_price" && !Number.isNaN(st.last) ? st.last : st.mark;
   }
 
   /**
-   * Applies a fill of `qty` at `price`: fee, position effect (closing first in one-way mode),
-   * realized PnL, release of the order's margin reservation pro rata, events.
+   * A plan fired at trigger-source price `price` (`prev` = that source's previous price): submit
+   * its reduce-only market order for min(plan size, leg size), under planFill "trigger" with its
+   * fill price fixed now. No validation or balance check: like the exchange's own stop orders
+   * it must be able to close.
    */
-  private fill(st: SymState, o: Order, qty: number, price: number, liq: "maker" | "taker"): void {
-    const rate = liq === "maker" ? st.spec.makerFeeRate : st.spec.takerFeeRate;
-    const fee = qty * price * rate;
-    let pnl = 0;
-    if (this.mode === "hedge") {
-      const leg = o.side === "buy" ? st.long : st.short;
-      if (o.tradeSide === "open") {
-        if (leg.size === 0) leg.leverage = st.leverage;
-        openLeg(leg, qty, price);
-      } else pnl = closeLeg(leg, Math.min(qty, leg.size), price).pnl;
-    } else {
-      const against = o.direction === "buy" ? st.short : st.long;
-      const withLeg = o.direction === "buy" ? st.long : st.short;
-      const c = Math.min(qty, against.size);
-      if (c > 0) pnl = closeLeg(against, c, price).pnl;
-      const rest = qty - c;
-      if (rest > SIZE_EPS && !o.reduceOnly) {
-        if (withLeg.size === 0) withLeg.leverage = st.leverage;
-        openLeg(withLeg, rest, price);
-      }
-    }
-    const remBefore = o.size - o.filledSize;
-    const rel = remBefore > 0 ? o.reserved * Math.min(1, qty / remBefore) : o.reserved;
-    o.reserved -= rel;
-    this.orderMargin -= rel;
-    this.balance += pnl - fee;
-    this.totalRealized += pnl;
-    this.totalFees += fee;
-    o.avgPrice = (o.avgPrice * o.filledSize + price * qty) / (o.filledSize + qty);
-    o.filledSize += qty;
-    o.fee += fee;
-    const done = o.size - o.filledSize <= SIZE_EPS * Math.max(1, o.size);
-    o.status = done ? "filled" : "partially_filled";
-    if (done) this.releaseAll(o);
-    this.emit({
-      type: "fill",
-      ts: this.clock,
-      orderId: o.orderId,
-      clientOid: o.clientOid,
-      symbol: o.symbol,
-      direction: o.direction,
-      price,
-      size: qty,
-      fee,
-      liquidity: liq,
-      realizedPnl: pnl,
+  private triggerPlan(p: SimPlanOrder, price: number, prev: number): void {
+    const st = this.syms.get(p.symbol)!;
+    const long = p.holdSide === "long";
+    const size = Math.min(p.size ?? Infinity, (long ? st.long : st.short).size);
+    if (!(size > SIZE_EPS)) return;
+    const hedge = this.mode === "hedge";
+    const direction = long ? "sell" : "buy";
+    this.enqueue({
+      orderId: String(++this.seq),
+      clientOid: p.clientOid,
+      symbol: p.symbol,
+      side: hedge ? (long ? "buy" : "sell") : direction,
+      direction,
+      tradeSide: hedge ? "close" : null,
+      orderType: "market",
+      force: "ioc",
+      price: null,
+      size,
+      reduceOnly: true,
+      filledSize: 0,
+      avgPrice: 0,
+      fee: 0,
+      status: "pending",
+      cancelReason: null,
+      createdAt: this.clock,
+      activeAt: this.clock + this.latency,
+      queueAhead: 0,
+      reserved: 0,
+      planType: p.planType,
+      ...(Number.isNaN(this.planSlipBps)
+        ? {}
+        : { fixedPrice: triggerFillPrice(p, price, prev, this.planSlipBps, st.spec) }),
     });
-    this.emitOrder(o);
   }
 
-  private releaseAll(o: Order): void {
-    this.open.delete(o);
-    this.orderMargin -= o.reserved;
-    o.reserved = 0;
-    if (Math.abs(this.orderMargin) < 1e-9) this.orderMargin = 0;
-    const st = this.syms.get(o.symbol)!;
-    const i = st.resting.indexOf(o);
-    if (i >= 0) st.resting.splice(i, 1);
+  /** Creates the preset pos_loss / pos_profit plans of an order on the leg it opened. */
+  private presetPlans(o: Order, hold: HoldSide): void {
+    const prices = [o.presetSl, o.presetTp];
+    o.presetSl = o.presetTp = undefined;
+    PRESETS.forEach(({ planType, suffix }, i) => {
+      if (prices[i] === undefined) return;
+      const req: PlaceTpslRequest = {
+        clientOid: o.clientOid + suffix,
+        symbol: o.symbol,
+        holdSide: hold,
+        planType,
+        triggerPrice: prices[i],
+        triggerType: this.cfg.presetTriggerType ?? "fill_price",
+      };
+      this.plans.add(newPlan(req, this.clock, NaN), this.clock);
+    });
   }
 
-  private cancel(o: Order, reason: string): void {
-    o.status = "cancelled";
-    o.cancelReason = reason;
-    this.releaseAll(o);
-    const i = this.pending.indexOf(o);
-    if (i >= 0) this.pending.splice(i, 1);
-    this.emitOrder(o);
-  }
-
-  private applyBook(st: SymState, ev: BookEvent): void {
-    let bids = ev.bids;
-    let asks = ev.asks;
-    if (bids.length === 0 && asks.length === 0 && ev.levelsJson) {
-      bids = JSON.parse(ev.levelsJson.bids);
-      asks = JSON.parse(ev.levelsJson.asks);
-    }
-    if (ev.channel === "books15" || ev.action === "snapshot") st.book.snapshot(bids, asks);
-    else st.book.update(bids, asks);
-    if (!st.hasMark && st.book.bids.count > 0 && st.book.asks.count > 0) {
-      st.mark = (st.book.bids.price(0) + st.book.asks.price(0)) / 2;
-      this.checkLiquidation(st);
-    }
-    // Resting orders the opposite best price moved strictly through fill in full as maker.
-    for (const o of [...st.resting]) {
-      const opp = o.direction === "buy" ? st.book.asks : st.book.bids;
-      if (opp.count === 0) continue;
-      const through = o.direction === "buy" ? opp.price(0) < o.price! : opp.price(0) > o.price!;
-      if (through) this.makerFill(st, o, Infinity);
+  protected afterFill(st: SymState, o: Order, opened: boolean): void {
+    this.cancelFlatPlans(st);
+    if (opened && (o.presetSl !== undefined || o.presetTp !== undefined)) {
+      this.presetPlans(o, o.direction === "buy" ? "long" : "short");
     }
   }
 
-  private matchTrade(st: SymState, t: TradeEvent): void {
-    for (const o of [...st.resting]) {
-      const p = o.price!;
-      const through = o.direction === "buy" ? t.price < p : t.price > p;
-      if (through) {
-        this.makerFill(st, o, Infinity);
-      } else if (t.price === p && t.side !== o.direction) {
-        const excess = t.size - o.queueAhead;
-        o.queueAhead = Math.max(0, o.queueAhead - t.size);
-        if (excess > 0) this.makerFill(st, o, excess);
+  protected onFallbackMark(st: SymState): void {
+    this.plans.onPrice(st.spec.symbol, "mark_price", st.mark, this.clock);
+    this.checkLiquidation(st);
+  }
+
+  /** Cancels the live plans of the symbol's flat legs (after fills and liquidations). */
+  private cancelFlatPlans(st: SymState): void {
+    if (!this.plans.any(st.spec.symbol)) return;
+    for (const leg of [st.long, st.short]) {
+      if (leg.size <= SIZE_EPS) {
+        this.plans.cancelLeg(st.spec.symbol, leg.holdSide, "position_closed", this.clock);
       }
     }
   }
 
-  private makerFill(st: SymState, o: Order, upTo: number): void {
-    const q = Math.min(upTo, this.maxFill(st, o));
-    if (q <= SIZE_EPS) {
-      if (o.reduceOnly) this.cancel(o, "reduce_only_no_position");
-      return;
-    }
-    this.fill(st, o, q, o.price!, "maker");
+  /** Σ over the symbol's legs of (uPnL − maintenance margin) at its mark (USDT). */
+  private symSlack(st: SymState): number {
+    return legSlack(st.long, st.mark, this.mmr) + legSlack(st.short, st.mark, this.mmr);
   }
 
   private setMark(st: SymState, mark: number): void {
     if (!Number.isFinite(mark) || mark <= 0) return;
     st.mark = mark;
     st.hasMark = true;
+    this.plans.onPrice(st.spec.symbol, "mark_price", mark, this.clock);
     this.checkLiquidation(st);
   }
 
@@ -594,9 +552,11 @@ export class SimExchange {
         amount,
       });
     }
+    if (this.cross) this.checkCross();
   }
 
   private checkLiquidation(st: SymState): void {
+    if (this.cross) return this.checkCross();
     for (const leg of [st.long, st.short]) {
       if (leg.size <= 0) continue;
       const lp = liquidationPrice(leg, this.mmr);
@@ -628,18 +588,52 @@ export class SimExchange {
         }
       }
     }
+    this.cancelFlatPlans(st);
   }
-}
 
-function opposite(s: "buy" | "sell"): "buy" | "sell" {
-  return s === "buy" ? "sell" : "buy";
-}
-
-function clampLev(lev: number, spec: ContractSpec): number {
-  return Math.min(spec.maxLever, Math.max(spec.minLever, lev));
-}
-
-function snapshotOrder(o: Order): SimOrder {
-  const { reserved: _r, ...rest } = o;
-  return rest;
+  /**
+   * Cross margin: liquidates the account when equity ≤ Σ maintenance margin (margin.ts). Open
+   * orders are cancelled (`account_liquidated`), every leg is closed at its mark and books its
+   * share of the loss (`crossLiquidationLosses`); the last leg takes the float residue so the
+   * balance ends at exactly 0.
+   */
+  private checkCross(): void {
+    let slack = this.balance;
+    let legs = 0;
+    for (const st of this.syms.values()) {
+      if (st.long.size > 0 || st.short.size > 0) {
+        slack += this.symSlack(st);
+        legs++;
+      }
+    }
+    if (legs === 0 || !(slack <= 0)) return;
+    for (const o of [...this.open]) this.cancel(o, "account_liquidated");
+    const items: { st: SymState; leg: Leg; mark: number }[] = [];
+    for (const st of this.syms.values()) {
+      for (const leg of [st.long, st.short]) {
+        if (leg.size > 0) items.push({ st, leg, mark: st.mark });
+      }
+    }
+    const losses = crossLiquidationLosses(this.balance, items, this.mmr);
+    items.forEach(({ st, leg, mark }, i) => {
+      const size = leg.size;
+      const entry = leg.entryPrice;
+      closeLeg(leg, size, mark);
+      const pnl = i === items.length - 1 ? -this.balance : losses[i];
+      this.balance += pnl;
+      this.totalRealized += pnl;
+      this.emit({
+        type: "liquidation",
+        ts: this.clock,
+        symbol: st.spec.symbol,
+        holdSide: leg.holdSide,
+        size,
+        entryPrice: entry,
+        price: mark,
+        markPrice: mark,
+        realizedPnl: pnl,
+      });
+    });
+    for (const { st } of items) this.cancelFlatPlans(st);
+  }
 }

@@ -13,6 +13,25 @@ export function onGrid(x: number, step: number): boolean {
   return Math.abs(k - Math.round(k)) < 1e-9 * Math.max(1, Math.abs(k)) + 1e-9;
 }
 
+/** 40304: `oid` empty or ≥ 50 chars; 40305: chars outside `[0-9a-zA-Z-+_#]` (API.md §5.3). */
+export function checkClientOid(oid: string): Rejection | null {
+  if (typeof oid !== "string" || oid.length === 0 || oid.length >= 50) {
+    return { code: "40304", msg: `clientOid must be 1–49 chars, got ${JSON.stringify(oid)}` };
+  }
+  if (!CLIENT_OID.test(oid)) return { code: "40305", msg: `clientOid ${oid} has invalid chars` };
+  return null;
+}
+
+/** 40808 (Bitget's scale error) when `p` is not a multiple of `tickSize`; `field` names it. */
+export function checkTick(field: string, p: number, spec: ContractSpec): Rejection | null {
+  if (onGrid(p, spec.tickSize)) return null;
+  return {
+    code: "40808",
+    msg:
+      `Parameter verification exception ${field} checkScale error value=${p} tickSize=${spec.tickSize}`,
+  };
+}
+
 /**
  * Returns the first violated rule as a Rejection, or null when the request is well-formed:
  * 40304/40305 clientOid, 40020 enum/required fields, 40774 field invalid in the position mode,
@@ -24,11 +43,8 @@ export function validateOrder(
   spec: ContractSpec,
   mode: "one_way" | "hedge",
 ): Rejection | null {
-  const oid = req.clientOid;
-  if (typeof oid !== "string" || oid.length === 0 || oid.length >= 50) {
-    return { code: "40304", msg: `clientOid must be 1–49 chars, got ${JSON.stringify(oid)}` };
-  }
-  if (!CLIENT_OID.test(oid)) return { code: "40305", msg: `clientOid ${oid} has invalid chars` };
+  const badOid = checkClientOid(req.clientOid);
+  if (badOid) return badOid;
   if (req.side !== "buy" && req.side !== "sell") {
     return { code: "40020", msg: `side must be buy|sell, got ${JSON.stringify(req.side)}` };
   }
@@ -73,13 +89,8 @@ export function validateOrder(
     if (p === undefined || !(Number.isFinite(p) && p > 0)) {
       return { code: "40020", msg: `limit order needs a positive price, got ${p}` };
     }
-    if (!onGrid(p, spec.tickSize)) {
-      return {
-        code: "40808",
-        msg:
-          `Parameter verification exception price checkScale error value=${p} tickSize=${spec.tickSize}`,
-      };
-    }
+    const off = checkTick("price", p, spec);
+    if (off) return off;
   }
   return null;
 }

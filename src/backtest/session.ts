@@ -1,0 +1,192 @@
+/**
+ * One backtest run from a plan (what the `backtest` command and the benchmarks call): opens the
+ * store read-only, resolves contracts, range and replay mode, builds the strategy and the
+ * TradingEngine, replays, and derives trades and metrics. Output files are written by the caller
+ * (see cli/backtest.ts) so benchmarks can time the replay alone.
+ */
+import { readFileSync } from "node:fs";
+import type { Config } from "../config/config.ts";
+import { TradingEngine } from "../engine/engine.ts";
+import { engineConfig } from "../engine/engine_support.ts";
+import { type ContractSpec, parseContract } from "../market/contracts.ts";
+import { readContracts } from "../store/readers.ts";
+import { Store } from "../store/store.ts";
+import { createScanner, createTradingStrategy, type StrategyName } from "../strategy/registry.ts";
+import { computeMetrics, type Metrics } from "./metrics.ts";
+import { buyAndHold, flat } from "./reference_strategies.ts";
+import { ReplaySource } from "./replay_source.ts";
+import { type BacktestResult, runBacktestAsync, type Strategy } from "./runner.ts";
+import { buildTrades, type RoundTrip } from "./trades.ts";
+
+/** Thrown for a plan that cannot run (message names the option and what is expected). */
+export class BacktestError extends Error {
+  override name = "BacktestError";
+}
+
+export type RunStrategyName = StrategyName | "buy_and_hold" | "flat";
+
+export interface BacktestPlan {
+  db: string;
+  strategy: RunStrategyName;
+  symbols: string[];
+  /** Inclusive start / exclusive end (epoch ms); NaN = the data's own range. */
+  from: number;
+  to: number;
+  config: Config;
+  /** Model bundle overriding strategies.ml.model. */
+  modelPath?: string;
+  /** Bitget contracts JSON (the `GET /api/v2/mix/market/contracts` response) for DBs without specs. */
+  contractsFile?: string;
+  onProgress?: (ts: number, events: number) => void;
+}
+
+export interface BacktestRun {
+  plan: BacktestPlan;
+  mode: "raw" | "candles";
+  from: number;
+  to: number;
+  contracts: ContractSpec[];
+  result: BacktestResult;
+  trades: RoundTrip[];
+  metrics: Metrics;
+  engine: TradingEngine | null;
+  /** Wall time of the replay alone (ms). */
+  replayMs: number;
+}
+
+const exists = (store: Store, sql: string, ...args: (string | number)[]) =>
+  store.db.prepare(sql).get(...args) !== undefined;
+
+/** Contract specs of `symbols`: from the store, else from `file`; throws BacktestError naming the gap. */
+export function resolveContracts(store: Store, symbols: string[], file?: string): ContractSpec[] {
+  const found = new Map<string, ContractSpec>(readContracts(store).map((c) => [c.symbol, c]));
+  if (file) {
+    let rows: unknown[];
+    try {
+      const j = JSON.parse(readFileSync(file, "utf8"));
+      rows = Array.isArray(j) ? j : j.data;
+      if (!Array.isArray(rows)) throw new Error("expected a JSON array or {data: [...]}");
+    } catch (e) {
+      throw new BacktestError(`--contracts ${file}: ${(e as Error).message}`);
+    }
+    for (const r of rows) {
+      const c = parseContract(r as Record<string, unknown>);
+      if (!found.has(c.symbol)) found.set(c.symbol, c);
+    }
+  }
+  const missing = symbols.filter((s) => !found.has(s));
+  if (missing.length > 0) {
+    throw new BacktestError(
+      `no contract spec for ${missing.join(", ")} in the database${file ? ` or ${file}` : ""}: ` +
+        "collect stores them; for imported data pass --contracts <Bitget contracts JSON> " +
+        "(e.g. sample/rest/contracts.json)",
+    );
+  }
+  return symbols.map((s) => found.get(s)!);
+}
+
+/** Replay mode: raw when order-book rows exist for every symbol, candles otherwise. */
+function chooseMode(store: Store, plan: BacktestPlan): "raw" | "candles" {
+  const want = plan.config.backtest.mode;
+  if (want !== "auto") return want;
+  const books = plan.symbols.every((s) =>
+    exists(store, "SELECT 1 FROM books15 WHERE symbol = ? LIMIT 1", s) ||
+    exists(store, "SELECT 1 FROM books WHERE symbol = ? LIMIT 1", s)
+  );
+  return books ? "raw" : "candles";
+}
+
+/** The data's common range [from, to) over `symbols` for `mode` (ms). */
+function dataRange(store: Store, plan: BacktestPlan, mode: "raw" | "candles"): [number, number] {
+  let from = -Infinity, to = Infinity;
+  const interval = plan.config.backtest.interval;
+  const w = interval === "15m" ? 900_000 : 60_000;
+  for (const s of plan.symbols) {
+    const r = (mode === "candles"
+      ? store.db.prepare(
+        "SELECT MIN(start_ts) + ? AS a, MAX(start_ts) + ? AS b FROM candles WHERE symbol = ? AND interval = ?",
+      ).get(w, 2 * w, s, interval)
+      : store.db.prepare(
+        "SELECT MIN(a) AS a, MAX(b) + 1 AS b FROM (SELECT MIN(ts) AS a, MAX(ts) AS b FROM books15 " +
+          "WHERE symbol = ? UNION ALL SELECT MIN(ts), MAX(ts) FROM books WHERE symbol = ? " +
+          "UNION ALL SELECT MIN(ts), MAX(ts) FROM trades WHERE symbol = ?)",
+      ).get(s, s, s)) as { a: number | null; b: number | null };
+    if (r.a === null || r.b === null) {
+      throw new BacktestError(
+        `no ${mode === "candles" ? `${interval} candles` : "order-book or trade rows"} for ${s} ` +
+          `in ${plan.db}`,
+      );
+    }
+    from = Math.max(from, r.a);
+    to = Math.min(to, r.b);
+  }
+  return [from, to];
+}
+
+/** Runs the plan (see module doc). Throws BacktestError for unusable plans. */
+export async function runPlan(plan: BacktestPlan): Promise<BacktestRun> {
+  if (plan.symbols.length === 0) throw new BacktestError("symbols: expected at least one symbol");
+  const store = Store.open(plan.db, { readonly: true });
+  try {
+    const bt = plan.config.backtest;
+    const contracts = resolveContracts(store, plan.symbols, plan.contractsFile ?? bt.contracts);
+    const mode = chooseMode(store, plan);
+    const [f, t] = dataRange(store, plan, mode);
+    const from = Number.isFinite(plan.from) ? plan.from : f;
+    const to = Number.isFinite(plan.to) ? plan.to : t;
+    if (!(from < to)) {
+      throw new BacktestError(
+        `range: expected from < to within the data, got ${new Date(from).toISOString()} → ` +
+          `${new Date(to).toISOString()}`,
+      );
+    }
+    const source = new ReplaySource(store, {
+      symbols: plan.symbols,
+      from,
+      to,
+      mode,
+      interval: bt.interval,
+      book: bt.book,
+      tickSizes: Object.fromEntries(contracts.map((c) => [c.symbol, c.tickSize])),
+    });
+    let strategy: Strategy;
+    let engine: TradingEngine | null = null;
+    if (plan.strategy === "flat") strategy = flat();
+    else if (plan.strategy === "buy_and_hold") {
+      strategy = buyAndHold({
+        notionalUsdt: bt.initialBalance / plan.symbols.length,
+        closeAtEnd: true,
+        at: mode === "raw" ? "book" : "bar",
+      });
+    } else {
+      const ts = await createTradingStrategy(plan.strategy, plan.config, plan.modelPath, mode);
+      const scanner = bt.scanner ? createScanner(plan.config, plan.symbols) : null;
+      engine = new TradingEngine(
+        ts,
+        engineConfig(plan.config.risk, { closeAtEnd: bt.closeAtEnd, latencyMs: bt.latencyMs }),
+        mode === "raw" ? "trades" : "candles",
+        scanner,
+      );
+      strategy = engine;
+    }
+    const t0 = performance.now();
+    const result = await runBacktestAsync(source, strategy, {
+      contracts,
+      initialBalance: bt.initialBalance,
+      leverage: bt.leverage,
+      latencyMs: bt.latencyMs,
+      sampleMs: bt.sampleInterval,
+      tradeAcrossGaps: bt.tradeAcrossGaps,
+      marginMode: bt.marginMode,
+      maintenanceMarginRate: plan.config.risk.maintenanceMarginRate,
+      presetTriggerType: plan.config.risk.stopTrigger,
+      onProgress: plan.onProgress,
+    });
+    const replayMs = performance.now() - t0;
+    const trades = buildTrades(result);
+    const metrics = computeMetrics(result, trades);
+    return { plan, mode, from, to, contracts, result, trades, metrics, engine, replayMs };
+  } finally {
+    store.close();
+  }
+}
