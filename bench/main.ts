@@ -1,5 +1,5 @@
 /**
- * `deno task bench [--quick] [--only ingest,store,features,scoring,decision,trainer]`: every capability's
+ * `deno task bench [--quick] [--only ingest,store,features,scoring,decision,trainer,backtest]`: every capability's
  * figure next to a baseline measured in the same run (never a timed assertion). The machine is
  * shared, so compare the ratios, not absolute times across runs.
  */
@@ -10,6 +10,7 @@ import { formatScoringBench, runScoringBench } from "./scoring_bench.ts";
 import { runTrainerBench } from "./trainer_bench.ts";
 import { formatDecisionBench, runDecisionBench } from "./decision_bench.ts";
 import { compareIngestRates } from "../src/store/bench_support.ts";
+import { formatBacktestBench, runBacktestBench } from "./backtest_bench.ts";
 import { loadReplayFrames } from "../src/ingest/replay_frames.ts";
 
 const { values } = parseArgs({
@@ -84,6 +85,12 @@ if (want("decision")) {
 
 if (want("trainer")) {
   results.trainer = await runTrainerBench({ quick, print: !values.json });
+}
+
+if (want("backtest")) {
+  const r = await runBacktestBench(quick);
+  results.backtest = r;
+  say(formatBacktestBench(r) + "\n");
 }
 
 if (values.json) console.log(JSON.stringify(results, null, 2));

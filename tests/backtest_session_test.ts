@@ -83,69 +83,80 @@ Deno.test("backtest session: order-book DB from the real 2024 recording (raw rep
   db.store.close();
   try {
     const { Store } = await import("../src/store/store.ts");
-    for (const strategy of ["microswing", "regime", "buy_and_hold"] as const) {
-      await t.step(`${strategy}: accounting closes, fills inside the recorded book`, async () => {
-        const config = parseConfig({
-          backtest: { initialBalance: 10_000, latencyMs: 20 },
-          // 8 minutes of data cannot warm regime up (111 bars), even on 1m bars cut from trades:
-          // its run exercises the raw chain with bars and no entries.
-          strategies: { regime: { interval: "1m" } },
-        });
-        const run = await runPlan({
-          db: db.path,
-          strategy,
-          symbols: SYMBOLS,
-          from: NaN,
-          to: NaN,
-          config,
-          contractsFile: CONTRACTS_JSON,
-        });
-        assert.equal(run.mode, "raw");
-        assert.ok(run.result.events > 50_000, `events ${run.result.events}`);
-        assertAccounting(run, 10_000);
-        if (strategy !== "regime") assert.ok(run.result.fills.length > 0, "fills");
-        // Each fill within the recorded book at its time, rebuilt independently from the stored
-        // rows: the state after every book message at or before the fill (books15 replaces,
-        // books snapshot/update maintains); a buy lies between the best and the deepest ask.
-        const store = Store.open(db.path, { readonly: true });
-        try {
-          const fills = [...run.result.fills].sort((a, b) => a.ts - b.ts);
-          const books = new Map<string, OrderBook>();
-          const cur = new Map<string, OrderBook>();
-          const it = iterateEvents(store, {
-            symbols: SYMBOLS,
-            from: run.from,
-            to: run.to + 60_000,
-            kinds: ["book"],
+    const variants = [
+      ["microswing", "books15"],
+      ["microswing", "books"],
+      ["regime", "books15"],
+      ["buy_and_hold", "books"],
+    ] as const;
+    for (const [strategy, channel] of variants) {
+      await t.step(
+        `${strategy} on ${channel}: accounting, fills inside the recorded book`,
+        async () => {
+          const config = parseConfig({
+            backtest: { initialBalance: 10_000, latencyMs: 20, bookChannel: channel },
+            // 8 minutes of data cannot warm regime up (111 bars), even on 1m bars cut from trades:
+            // its run exercises the raw chain with bars and no entries.
+            strategies: { regime: { interval: "1m" } },
           });
-          let next = it.next();
-          for (const f of fills) {
-            while (!next.done && next.value.ts <= f.ts) {
-              const ev = next.value;
-              if (ev.kind === "book") {
-                const key = `${ev.symbol}|${ev.channel}`;
-                let b = books.get(key);
-                if (!b) books.set(key, b = new OrderBook());
-                if (ev.channel === "books15" || ev.action === "snapshot") {
-                  b.snapshot(ev.bids, ev.asks);
-                } else b.update(ev.bids, ev.asks);
-                cur.set(ev.symbol, b);
+          const run = await runPlan({
+            db: db.path,
+            strategy,
+            symbols: SYMBOLS,
+            from: NaN,
+            to: NaN,
+            config,
+            contractsFile: CONTRACTS_JSON,
+          });
+          assert.equal(run.mode, "raw");
+          assert.ok(run.result.events > 30_000, `events ${run.result.events}`);
+          assertAccounting(run, 10_000);
+          if (strategy !== "regime") assert.ok(run.result.fills.length > 0, "fills");
+          // Each fill within the recorded book at its time, rebuilt independently from the stored
+          // rows of the replayed channel: the state after every book message at or before the
+          // fill (books15 replaces, books snapshot/update maintains); a buy lies between the best
+          // and the deepest ask, a sell mirrored.
+          const store = Store.open(db.path, { readonly: true });
+          try {
+            const fills = [...run.result.fills].sort((a, b) => a.ts - b.ts);
+            const books = new Map<string, OrderBook>();
+            const cur = new Map<string, OrderBook>();
+            const it = iterateEvents(store, {
+              symbols: SYMBOLS,
+              from: run.from,
+              to: run.to + 60_000,
+              kinds: ["book"],
+              bookChannels: [channel],
+            });
+            let next = it.next();
+            for (const f of fills) {
+              while (!next.done && next.value.ts <= f.ts) {
+                const ev = next.value;
+                if (ev.kind === "book") {
+                  const key = `${ev.symbol}|${ev.channel}`;
+                  let b = books.get(key);
+                  if (!b) books.set(key, b = new OrderBook());
+                  if (ev.channel === "books15" || ev.action === "snapshot") {
+                    b.snapshot(ev.bids, ev.asks);
+                  } else b.update(ev.bids, ev.asks);
+                  cur.set(ev.symbol, b);
+                }
+                next = it.next();
               }
-              next = it.next();
+              const top = cur.get(f.symbol)!.top(400);
+              const side = f.direction === "buy" ? top.asks : top.bids;
+              const px = side.map((l) => Number(l[0]));
+              const lo = Math.min(...px), hi = Math.max(...px);
+              assert.ok(
+                f.price >= lo - 1e-9 && f.price <= hi + 1e-9,
+                `${f.symbol} ${f.direction} fill ${f.price} ∉ book [${lo}, ${hi}] at ${f.ts}`,
+              );
             }
-            const top = cur.get(f.symbol)!.top(400);
-            const side = f.direction === "buy" ? top.asks : top.bids;
-            const px = side.map((l) => Number(l[0]));
-            const lo = Math.min(...px), hi = Math.max(...px);
-            assert.ok(
-              f.price >= lo - 1e-9 && f.price <= hi + 1e-9,
-              `${f.symbol} ${f.direction} fill ${f.price} ∉ book [${lo}, ${hi}] at ${f.ts}`,
-            );
+          } finally {
+            store.close();
           }
-        } finally {
-          store.close();
-        }
-      });
+        },
+      );
     }
   } finally {
     await Deno.remove(db.dir, { recursive: true });

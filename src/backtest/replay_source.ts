@@ -3,7 +3,8 @@
  *
  * Two modes:
  * - `raw`: stored books / trades / tickers / marks / funding via `iterateEvents` (event_iterator.ts),
- *   exactly what the live collector produced.
+ *   exactly what the live collector produced; one book channel (see `bookChannel`). Book events
+ *   carry `top: null`: the venue maintains the book and is the source of mid and spread.
  * - `candles`: 1m/15m bars plus settled funding, for candle-only databases. A bar carries no
  *   book, so the SimExchange is given a SYNTHETIC one — a slippage model, not data. At bar close
  *   T = start + interval the bar's path is replayed with the usual OHLC convention (a rising bar
@@ -12,8 +13,9 @@
  *        on the extreme (at the low: bid₀ = low, ask₀ = low·(1 + s); at the high: ask₀ = high,
  *        bid₀ = high·(1 − s)), then a trade at x (a taker sell at the low, a taker buy at the
  *        high). Resting limit orders the bar traded strictly through fill as maker at their
- *        price; a stop triggered by the extreme fills by walking that book, i.e. at the extreme
- *        (the worst price of the bar, inside its range) unless it exceeds level-0 depth;
+ *        price. Stops (venue plan orders) triggered inside the bar are filled by the session at
+ *        their trigger level moved by half the spread (SimExchange `planFill: "trigger"`), or at
+ *        the gapping price when the previous price was already beyond the level;
  *     2. a books15 snapshot around the close c: bid_k = c·(1 − s/2) − k·step,
  *        ask_k = c·(1 + s/2) + k·step, s = spreadBps·1e−4, step = c·levelStepBps·1e−4, each level
  *        holding `depthPerLevel` base coin (or `depthPerLevelUsdt / c`). Mid = c (up to one ulp);
@@ -63,6 +65,8 @@ export interface ReplaySourceOptions {
    * it, as on the exchange. Symbols without an entry keep unrounded prices.
    */
   tickSizes?: Readonly<Record<string, number>>;
+  /** Raw mode: order-book channel to replay (see `bookChannel`). Default "auto". */
+  bookChannel?: "auto" | "books" | "books15";
 }
 
 /** A period without trustworthy data for `symbol`, [startTs, endTs] in epoch ms. */
@@ -85,7 +89,8 @@ export class ReplayError extends Error {
  */
 export class ReplaySource {
   readonly gaps: GapWindow[];
-  readonly opts: Required<Omit<ReplaySourceOptions, "book" | "tickSizes">> & {
+  readonly opts: Required<Omit<ReplaySourceOptions, "book" | "tickSizes" | "bookChannel">> & {
+    bookChannel: "auto" | "books" | "books15";
     book: Required<SyntheticBookModel>;
     tickSizes: Readonly<Record<string, number>>;
   };
@@ -113,7 +118,13 @@ export class ReplaySource {
     if (!(book.depthPerLevel > 0) && !(book.depthPerLevelUsdt > 0)) {
       throw new ReplayError("book.depthPerLevel / depthPerLevelUsdt: expected > 0");
     }
-    this.opts = { ...opts, interval: opts.interval ?? "1m", book, tickSizes: opts.tickSizes ?? {} };
+    this.opts = {
+      ...opts,
+      interval: opts.interval ?? "1m",
+      book,
+      tickSizes: opts.tickSizes ?? {},
+      bookChannel: opts.bookChannel ?? "auto",
+    };
     intervalMs(this.opts.interval); // validates the interval (StoreError on an unknown one)
     this.gaps = [];
     for (const s of opts.symbols) {
@@ -142,10 +153,32 @@ export class ReplaySource {
         from,
         to,
         kinds: ["book", "trade", "ticker", "mark", "funding"],
+        bookChannels: [this.bookChannel],
+        // The venue keeps the book; consumers read the top from it (no second rebuild here).
+        bookTops: false,
       });
     }
     return this.candleEvents();
   }
+
+  /**
+   * The book channel a raw replay uses: the option, or `auto` = the top-15 snapshots (`books15`)
+   * when every symbol has them in range, else full depth (`books`). Only one channel is replayed:
+   * both describe the same book, and mixing them would cut the full book to 15 levels at every
+   * books15 sample.
+   */
+  get bookChannel(): "books" | "books15" {
+    if (this.#channel) return this.#channel;
+    const want = this.opts.bookChannel;
+    if (want !== "auto") return this.#channel = want;
+    const { symbols, from, to } = this.opts;
+    const has = (s: string) =>
+      this.store.db.prepare(
+        "SELECT 1 FROM books15 WHERE symbol = ? AND ts >= ? AND ts < ? LIMIT 1",
+      ).get(s, from, to) !== undefined;
+    return this.#channel = symbols.every(has) ? "books15" : "books";
+  }
+  #channel: "books" | "books15" | null = null;
 
   private *candleEvents(): Generator<MarketEvent> {
     const { symbols, from, to, interval } = this.opts;

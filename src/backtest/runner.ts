@@ -132,6 +132,13 @@ export interface RunnerOptions {
   maintenanceMarginRate?: number;
   /** Trigger source of preset stop-loss / take-profit prices. Default "mark_price". */
   presetTriggerType?: TriggerType;
+  /**
+   * How triggered stops fill (SimExchange `planFill`): walking the book, or at the trigger level
+   * (gap-aware) — the model for candle replays, whose book is synthetic. Default "book".
+   */
+  planFill?: SimExchangeConfig["planFill"];
+  /** Adverse slippage of trigger-level fills (bps). Default 1. */
+  planFillSlippageBps?: number;
   /** Called about every `progressEvery` events with the current simulated time (ms). */
   onProgress?: (ts: number, events: number) => void;
   /** Default 50 000 events. */
@@ -238,6 +245,8 @@ function* backtestLoop(
     marginMode: o.marginMode,
     maintenanceMarginRate: o.maintenanceMarginRate,
     presetTriggerType: o.presetTriggerType ?? "mark_price",
+    planFill: o.planFill,
+    planFillSlippageBps: o.planFillSlippageBps,
     positionMode: "one_way",
     keepLog: false,
     onEvent: (ev) => {
@@ -359,10 +368,9 @@ function* backtestLoop(
     sim.onEvent(ev);
     switch (ev.kind) {
       case "book": {
-        const mid = ev.top?.mid ??
-          (ev.channel === "books15" && ev.bids.length > 0 && ev.asks.length > 0
-            ? (Number(ev.bids[0][0]) + Number(ev.asks[0][0])) / 2
-            : NaN);
+        // The venue applied the message: its book is the one orders will hit.
+        const top = sim.bookTop(ev.symbol);
+        const mid = top ? (top.bid + top.ask) / 2 : NaN;
         if (Number.isFinite(mid)) {
           mids.set(ev.symbol, mid);
           if (!(ev.symbol in firstMid)) firstMid[ev.symbol] = mid;

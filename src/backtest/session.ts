@@ -148,7 +148,12 @@ export async function runPlan(plan: BacktestPlan): Promise<BacktestRun> {
       interval: bt.interval,
       book: bt.book,
       tickSizes: Object.fromEntries(contracts.map((c) => [c.symbol, c.tickSize])),
+      bookChannel: bt.bookChannel,
     });
+    if (mode === "raw") {
+      // Book-reading strategies follow the book the venue trades on.
+      plan.config.strategies.microswing.bookChannel = source.bookChannel;
+    }
     let strategy: Strategy;
     let engine: TradingEngine | null = null;
     if (plan.strategy === "flat") strategy = flat();
@@ -180,6 +185,9 @@ export async function runPlan(plan: BacktestPlan): Promise<BacktestRun> {
       marginMode: bt.marginMode,
       maintenanceMarginRate: plan.config.risk.maintenanceMarginRate,
       presetTriggerType: plan.config.risk.stopTrigger,
+      // Candle replays: stops fill at their level (gap-aware) plus the synthetic half spread.
+      planFill: mode === "candles" ? "trigger" : "book",
+      planFillSlippageBps: bt.book.spreadBps / 2,
       onProgress: plan.onProgress,
     });
     const replayMs = performance.now() - t0;

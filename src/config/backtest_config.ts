@@ -42,6 +42,11 @@ export const BacktestConfigSchema = z.object({
   to: time,
   /** raw: stored books/trades/tickers; candles: 1m/15m bars with the synthetic book; auto: raw if books exist. */
   mode: z.enum(["auto", "raw", "candles"]).default("auto"),
+  /**
+   * Order book of raw replays: books15 (top-15 snapshots), books (full depth, incremental) or
+   * auto (books15 when present). Strategies reading the book are switched to the same channel.
+   */
+  bookChannel: z.enum(["auto", "books15", "books"]).default("auto"),
   /** Candle interval of candle replays (and the engine's primary bar interval). */
   interval: z.enum(["1m", "15m"]).default("1m"),
   /** Starting cash (USDT). */

@@ -33,6 +33,11 @@ export interface IterateOptions {
   kinds?: readonly ReplayKind[];
   /** Book channels to replay; default both. */
   bookChannels?: readonly ("books" | "books15")[];
+  /**
+   * Recompute `top` for book events (default true). A consumer that maintains its own book (the
+   * simulated exchange) passes false: `top` is then null and no book is rebuilt here.
+   */
+  bookTops?: boolean;
   /** Candle intervals when `candle` is replayed; default ["1m"]. */
   candleIntervals?: readonly string[];
 }
@@ -76,6 +81,7 @@ function less(a: Cursor, b: Cursor): boolean {
 export function* iterateEvents(store: Store, opts: IterateOptions): Generator<MarketEvent> {
   const kinds = new Set(opts.kinds ?? ["book", "trade", "ticker", "mark", "funding", "oi"]);
   const channels = new Set(opts.bookChannels ?? ["books", "books15"]);
+  const tops = opts.bookTops !== false;
   const cursors: Cursor[] = [];
   const books = new Map<string, { book: OrderBook; ready: boolean }>();
   const add = (stmt: StatementSync, params: (string | number)[], map: (r: Row) => MarketEvent) => {
@@ -89,6 +95,7 @@ export function* iterateEvents(store: Store, opts: IterateOptions): Generator<Ma
       books.set(symbol, state);
       add(prep(SOURCES.books.sql), p, (r) => {
         const b = toBook(r, "books");
+        if (!tops) return { kind: "book", ...b, top: null };
         if (b.action === "snapshot") {
           state.book.snapshot(b.bids, b.asks);
           state.ready = true;
@@ -99,6 +106,7 @@ export function* iterateEvents(store: Store, opts: IterateOptions): Generator<Ma
     if (kinds.has("book") && channels.has("books15")) {
       add(prep(SOURCES.books15.sql), p, (r) => {
         const b = toBook(r, "books15");
+        if (!tops) return { kind: "book", ...b, top: null } as BookEvent;
         const num = (ls: BookLevel[], i: 0 | 1) => ls.map((l) => Number(l[i]));
         const top = bookTop(num(b.bids, 0), num(b.bids, 1), num(b.asks, 0), num(b.asks, 1));
         return { kind: "book", ...b, top } as BookEvent;
