@@ -34,7 +34,8 @@ function run(cwd: string, flags: string[], args: string[], extraRead: string) {
 }
 
 Deno.test({
-  name: "compile-readiness: bundle runs replay, collect, stats and ONNX scoring with baked flags",
+  name:
+    "compile-readiness: bundle runs replay, collect, stats, ONNX scoring, fit and backtest with baked flags",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -133,6 +134,27 @@ Deno.test({
       ], "app").output();
       assert.equal(f.code, 0, dec.decode(f.stderr));
       assert.ok((await Deno.stat(`${work}/models/fit/model.txt`)).size > 1000);
+
+      // A backtest of the collected data: the ml strategy loads the shipped ONNX bundle, and the
+      // HTML report inlines lightweight-charts (a text import embedded in the bundle).
+      for (const m of ["default.json", "default.onnx", "default.raw.onnx"]) {
+        await Deno.copyFile(`${ROOT}models/${m}`, `${work}/models/${m}`);
+      }
+      const bt = await run(work, flags, [
+        "backtest",
+        "data/b.db",
+        "--strategy",
+        "ml",
+        "--out",
+        "backtests/bundle",
+      ], "app").output();
+      assert.equal(bt.code, 0, dec.decode(bt.stderr) + dec.decode(bt.stdout));
+      assert.match(dec.decode(bt.stdout), /total return/);
+      const html = await Deno.readTextFile(`${work}/backtests/bundle/report.html`);
+      assert.ok(
+        html.includes("LightweightCharts") && html.length > 150_000,
+        "report inlines the library",
+      );
     } finally {
       await Deno.remove(work, { recursive: true });
     }

@@ -9,7 +9,9 @@
  * MIN_INK_PIXELS pixels, read back with getImageData. Lightweight Charts draws each pane, axis
  * and overlay on separate canvases, so all canvases of a container are scanned. The result is
  * written to `<pre id="render-check">` as JSON: {"charts":N,"drawn":N,"errors":[...],
- * "details":[{"chart","canvases","ink":{colour:pixels},"markers"}]}. Checking series colours,
+ * "final":bool,"attempts":n,"details":[{"chart","canvases","ink":{colour:pixels},"markers"}]}
+ * (rewritten on every retry; "final" is true once all charts are drawn, an error occurred or
+ * the retries ran out). Checking series colours,
  * not just "something differs from the background", means grid lines and axis labels alone do
  * not pass.
  *
@@ -194,12 +196,17 @@ export const PAGE_SCRIPT = `
       if (d.drawn) drawn++;
       res.push(d);
     }
-    // Charts paint on animation frames after autoSize measures the box: retry for up to ~5 s.
-    if (drawn < boxes.length && ++tries < 50) { setTimeout(check, 100); return; }
-    document.getElementById("render-check").textContent =
-      JSON.stringify({ charts: boxes.length, drawn: drawn, errors: R.errors, details: res });
+    // Charts paint on animation frames after autoSize measures the box: retry for up to ~5 s
+    // unless an error already decided the outcome. Every attempt is written ("final": false
+    // until the last) so a reader that stops early sees the state, not "pending".
+    var again = drawn < boxes.length && R.errors.length === 0 && ++tries < 50;
+    document.getElementById("render-check").textContent = JSON.stringify({
+      charts: boxes.length, drawn: drawn, errors: R.errors, final: !again, attempts: tries + 1,
+      details: res
+    });
+    if (again) setTimeout(check, 100);
   }
-  function start() { requestAnimationFrame(function () { requestAnimationFrame(check); }); }
+  function start() { setTimeout(check, 0); }
   if (document.readyState === "complete") start(); else window.addEventListener("load", start);
 })();
 `;

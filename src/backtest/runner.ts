@@ -147,9 +147,12 @@ export interface RunnerOptions {
 
 /** A fill with what the runner knew when the order was placed. */
 export interface BacktestFill extends FillEvent {
-  /** Book mid of the symbol when the order was placed (USDT). */
+  /**
+   * Reference price (USDT): the book mid when the order was placed, or for a triggered stop /
+   * take-profit / trailing stop its trigger level.
+   */
   midAtOrder: number;
-  /** Signed cost vs that mid (USDT, positive = paid): (price − mid)·size for buys, reverse for sells. */
+  /** Signed cost vs that price (USDT, positive = paid): (price − ref)·size for buys, reverse for sells. */
   slippage: number;
   reason: string;
 }
@@ -263,9 +266,15 @@ function* backtestLoop(
         });
       } else if (ev.type === "plan") {
         if (ev.plan.status === "triggered") {
-          plans.set(ev.plan.clientOid, {
-            mid: mids.get(ev.plan.symbol) ?? NaN,
-            reason: PLAN_REASON[ev.plan.planType],
+          // A stop's slippage is measured against its trigger level, not the mid.
+          const p = ev.plan;
+          const long = p.holdSide === "long";
+          const level = p.planType === "moving_plan"
+            ? (p.extreme ?? NaN) * (1 + (long ? -1 : 1) * (p.rangeRate ?? 0))
+            : p.triggerPrice ?? NaN;
+          plans.set(p.clientOid, {
+            mid: Number.isFinite(level) ? level : mids.get(p.symbol) ?? NaN,
+            reason: PLAN_REASON[p.planType],
           });
         }
       } else if (ev.type === "funding") funding.push(ev);
