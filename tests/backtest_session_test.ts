@@ -73,6 +73,28 @@ Deno.test("backtest session: regime and ml on the real 30-day BTC+ETH 1m DB", as
         assert.equal(m.benchmarkFlatReturn, 0);
       });
     }
+    await t.step("scanner top-1 gates regime entries to the leading symbol", async () => {
+      const base = {
+        db: db.path,
+        strategy: "regime" as const,
+        symbols: SYMBOLS,
+        from: NaN,
+        to: NaN,
+      };
+      const all = await runPlan({
+        ...base,
+        config: parseConfig({}),
+        contractsFile: CONTRACTS_JSON,
+      });
+      const top1 = await runPlan({
+        ...base,
+        config: parseConfig({ backtest: { scanner: true }, scanner: { topN: 1 } }),
+        contractsFile: CONTRACTS_JSON,
+      });
+      assertAccounting(top1, 10_000);
+      const n = (r: BacktestRun) => r.engine!.decisions.length;
+      assert.ok(n(top1) > 0 && n(top1) < n(all), `entries ${n(top1)} vs ${n(all)} without`);
+    });
   } finally {
     await Deno.remove(db.dir, { recursive: true });
   }
