@@ -6,67 +6,19 @@ import { buyAndHold, flat } from "../src/backtest/reference_strategies.ts";
 import { ReplaySource } from "../src/backtest/replay_source.ts";
 import { runBacktest } from "../src/backtest/runner.ts";
 import { buildTrades } from "../src/backtest/trades.ts";
-import type { ContractSpec } from "../src/market/contracts.ts";
 import { importCsv } from "../src/store/import_csv.ts";
 import { readCandles } from "../src/store/readers.ts";
 import { Store } from "../src/store/store.ts";
+import { data, importCandleHistory, TEST_CONTRACTS } from "./helpers/backtest_data.ts";
 
-const data = (f: string) =>
-  decodeURIComponent(new URL(`../../shared/data/${f}`, import.meta.url).pathname);
-
-function spec(symbol: string, tick: number, lot: number, volumePlace: number): ContractSpec {
-  return {
-    symbol,
-    baseCoin: symbol.replace("USDT", ""),
-    quoteCoin: "USDT",
-    pricePlace: 2,
-    priceEndStep: 1,
-    tickSize: tick,
-    volumePlace,
-    lotSize: lot,
-    minTradeNum: lot,
-    minTradeUSDT: 5,
-    makerFeeRate: 0.0002,
-    takerFeeRate: 0.0006,
-    minLever: 1,
-    maxLever: 125,
-    fundIntervalHours: 8,
-    status: "normal",
-    maxMarketOrderQty: Infinity,
-    maxOrderQty: Infinity,
-  };
-}
-const CONTRACTS = [spec("BTCUSDT", 0.1, 0.001, 3), spec("ETHUSDT", 0.01, 0.01, 2)];
+const CONTRACTS = TEST_CONTRACTS;
 const SYMBOLS = ["BTCUSDT", "ETHUSDT"];
 const INITIAL = 100_000;
 
 async function buildDb(): Promise<{ store: Store; from: number; to: number; dir: string }> {
   const dir = await Deno.makeTempDir();
   const store = Store.open(join(dir, "bt.db"), { create: true });
-  const btc = await importCsv(
-    store,
-    data("binance_usdm_BTCUSDT_1m_20250504-20250603.csv"),
-    "candles-1m",
-    "BTCUSDT",
-  );
-  await importCsv(
-    store,
-    data("binance_usdm_ETHUSDT_1m_20250504-20250615.csv"),
-    "candles-1m",
-    "ETHUSDT",
-  );
-  await importCsv(
-    store,
-    data("binance_usdm_BTCUSDT_funding_8h_20250306-20250603.csv"),
-    "funding",
-    "BTCUSDT",
-  );
-  await importCsv(
-    store,
-    data("binance_usdm_ETHUSDT_funding_8h_20250306-20250615.csv"),
-    "funding",
-    "ETHUSDT",
-  );
+  const btc = await importCandleHistory(store);
   // The 30-day window both symbols cover: the BTC file's bars. Candle replay keys bars by close
   // time, so [from, to) must reach one bar past the last start.
   return { store, from: btc.firstTs!, to: btc.lastTs! + 120_000, dir };

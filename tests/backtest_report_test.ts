@@ -22,37 +22,11 @@ import {
   type StrategyContext,
 } from "../src/backtest/runner.ts";
 import { buildTrades } from "../src/backtest/trades.ts";
-import type { ContractSpec } from "../src/market/contracts.ts";
-import { importCsv } from "../src/store/import_csv.ts";
 import { readCandles } from "../src/store/readers.ts";
 import { Store } from "../src/store/store.ts";
+import { importCandleHistory, TEST_CONTRACTS } from "./helpers/backtest_data.ts";
 
-const data = (f: string) =>
-  decodeURIComponent(new URL(`../../shared/data/${f}`, import.meta.url).pathname);
-
-function spec(symbol: string, tick: number, lot: number, volumePlace: number): ContractSpec {
-  return {
-    symbol,
-    baseCoin: symbol.replace("USDT", ""),
-    quoteCoin: "USDT",
-    pricePlace: 2,
-    priceEndStep: 1,
-    tickSize: tick,
-    volumePlace,
-    lotSize: lot,
-    minTradeNum: lot,
-    minTradeUSDT: 5,
-    makerFeeRate: 0.0002,
-    takerFeeRate: 0.0006,
-    minLever: 1,
-    maxLever: 125,
-    fundIntervalHours: 8,
-    status: "normal",
-    maxMarketOrderQty: Infinity,
-    maxOrderQty: Infinity,
-  };
-}
-const CONTRACTS = [spec("BTCUSDT", 0.1, 0.001, 3), spec("ETHUSDT", 0.01, 0.01, 2)];
+const CONTRACTS = TEST_CONTRACTS;
 const SYMBOLS = ["BTCUSDT", "ETHUSDT"];
 const INITIAL = 100_000;
 
@@ -192,22 +166,7 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "bt-report-" });
     const store = Store.open(join(dir, "bt.db"), { create: true });
     try {
-      const btc = await importCsv(
-        store,
-        data("binance_usdm_BTCUSDT_1m_20250504-20250603.csv"),
-        "candles-1m",
-        "BTCUSDT",
-      );
-      await importCsv(
-        store,
-        data("binance_usdm_ETHUSDT_1m_20250504-20250615.csv"),
-        "candles-1m",
-        "ETHUSDT",
-      );
-      for (const s of SYMBOLS) {
-        const f = s === "BTCUSDT" ? "20250306-20250603" : "20250306-20250615";
-        await importCsv(store, data(`binance_usdm_${s}_funding_8h_${f}.csv`), "funding", s);
-      }
+      const btc = await importCandleHistory(store);
       // As in backtest_core_test: candle replay keys bars by close time, hence the +2 bars.
       const from = btc.firstTs!;
       const to = btc.lastTs! + 120_000;

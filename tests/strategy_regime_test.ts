@@ -25,28 +25,9 @@ import type {
   StrategyView,
   TradingStrategy,
 } from "../src/strategy/types.ts";
+import { readCsvBars } from "./helpers/backtest_data.ts";
 
-const DATA = new URL("../../shared/data/", import.meta.url);
-
-function readBars(file: string, symbol: string, interval: string, intervalMs: number): ClosedBar[] {
-  const lines = Deno.readTextFileSync(new URL(file, DATA)).trim().split("\n");
-  assert.equal(lines[0], "open_time_ms,open_time_utc,open,high,low,close,volume");
-  return lines.slice(1).map((l) => {
-    const c = l.split(",");
-    return {
-      symbol,
-      interval,
-      intervalMs,
-      ts: Number(c[0]),
-      open: Number(c[2]),
-      high: Number(c[3]),
-      low: Number(c[4]),
-      close: Number(c[5]),
-      volume: Number(c[6]),
-      fundingRate: NaN,
-    };
-  });
-}
+const readBars = readCsvBars;
 
 const BTC15 = readBars("binance_usdm_BTCUSDT_15m_20250306-20250413.csv", "BTCUSDT", "15m", 900_000);
 const ETH15 = readBars("binance_usdm_ETHUSDT_15m_20250306-20250413.csv", "ETHUSDT", "15m", 900_000);

@@ -7,44 +7,19 @@
  */
 import assert from "node:assert/strict";
 import type { ContractSpec } from "../src/market/contracts.ts";
-import type { BookLevel, MarketEvent } from "../src/market/events.ts";
 import { SimExchange } from "../src/venue/sim_exchange.ts";
 import type {
   LiquidationEvent,
   PlaceOrderRequest,
   PlaceTpslRequest,
   PlanType,
-  Rejection,
   SimExchangeConfig,
   VenueEvent,
 } from "../src/venue/types.ts";
+import { book, BTC, checkIdentity, mark, near, ok, requests } from "./helpers/venue_fixtures.ts";
 
-const BTC: ContractSpec = {
-  symbol: "BTCUSDT",
-  baseCoin: "BTC",
-  quoteCoin: "USDT",
-  pricePlace: 1,
-  priceEndStep: 1,
-  tickSize: 0.1,
-  volumePlace: 3,
-  lotSize: 0.001,
-  minTradeNum: 0.001,
-  minTradeUSDT: 5,
-  makerFeeRate: 0.0002,
-  takerFeeRate: 0.0006,
-  minLever: 1,
-  maxLever: 125,
-  fundIntervalHours: 8,
-  status: "normal",
-  maxMarketOrderQty: Infinity,
-  maxOrderQty: Infinity,
-};
 const ETH: ContractSpec = { ...BTC, symbol: "ETHUSDT", baseCoin: "ETH", tickSize: 0.01 };
 const MMR = 0.004;
-
-function near(a: number, b: number, tol = 1e-9, what = ""): void {
-  assert.ok(Math.abs(a - b) <= tol, `${what} expected ${b}, got ${a} (diff ${a - b})`);
-}
 
 function venue(extra: Partial<SimExchangeConfig> = {}): SimExchange {
   return new SimExchange({
@@ -57,72 +32,10 @@ function venue(extra: Partial<SimExchangeConfig> = {}): SimExchange {
   });
 }
 
-function book(
-  ts: number,
-  bids: [number, number][],
-  asks: [number, number][],
-  symbol = "BTCUSDT",
-): MarketEvent {
-  const lv = (a: [number, number][]): BookLevel[] => a.map(([p, s]) => [String(p), String(s)]);
-  return {
-    kind: "book",
-    channel: "books15",
-    symbol,
-    ts,
-    recvTs: ts,
-    action: "snapshot",
-    bids: lv(bids),
-    asks: lv(asks),
-    seq: null,
-    checksum: null,
-    top: null,
-  };
-}
-
-function mark(ts: number, markPrice: number, symbol = "BTCUSDT"): MarketEvent {
-  return {
-    kind: "mark",
-    symbol,
-    ts,
-    recvTs: ts,
-    markPrice,
-    indexPrice: markPrice,
-    last: markPrice,
-  };
-}
-
-function ok<T extends object>(r: T | Rejection): T {
-  if ("code" in r && "msg" in r) throw new Error(`unexpected rejection ${r.code}: ${r.msg}`);
-  return r as T;
-}
-
+const req = requests("c");
 let oid = 0;
-function req(p: Partial<PlaceOrderRequest>): PlaceOrderRequest {
-  return {
-    clientOid: `c${++oid}`,
-    symbol: "BTCUSDT",
-    side: "buy",
-    orderType: "market",
-    size: 1,
-    ...p,
-  };
-}
-
 const liqs = (log: VenueEvent[]): LiquidationEvent[] =>
   log.filter((e): e is LiquidationEvent => e.type === "liquidation");
-
-/** balance = initial + Σ realized − Σ fees + Σ funding (from the log) and equity = balance + Σ uPnL. */
-function checkIdentity(v: SimExchange, initial: number, tol = 1e-8): void {
-  let flow = 0;
-  for (const e of v.log) {
-    if (e.type === "fill") flow += e.realizedPnl - e.fee;
-    else if (e.type === "liquidation") flow += e.realizedPnl;
-    else if (e.type === "funding") flow += e.amount;
-  }
-  const a = v.account();
-  near(a.balance, initial + flow, tol, "balance identity");
-  near(a.equity, a.balance + v.positions().reduce((t, p) => t + p.unrealizedPnl, 0), tol, "equity");
-}
 
 Deno.test("cross, one position: liquidated at exactly the closed-form price; balance ends at 0", () => {
   const v = venue({ initialBalance: 100 });

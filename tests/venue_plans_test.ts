@@ -5,121 +5,38 @@
  * trigger-time tests; hand-made books are used where exact fill prices are asserted.
  */
 import assert from "node:assert/strict";
-import type { ContractSpec } from "../src/market/contracts.ts";
-import type { BookEvent, BookLevel, MarketEvent } from "../src/market/events.ts";
+import type { BookEvent, BookLevel } from "../src/market/events.ts";
 import { newPlan, triggerFillPrice } from "../src/venue/plans.ts";
 import { SimExchange } from "../src/venue/sim_exchange.ts";
 import type {
-  FillEvent,
   PlaceOrderRequest,
   PlaceTpslRequest,
   PlanEvent,
-  Rejection,
-  SimExchangeConfig,
   SimPlanOrder,
   VenueEvent,
 } from "../src/venue/types.ts";
+
+import {
+  book,
+  BTC,
+  checkIdentity,
+  fills,
+  mark,
+  near,
+  ok,
+  rejected,
+  requests,
+  trade,
+  venue,
+} from "./helpers/venue_fixtures.ts";
 
 const DATA = (f: string) =>
   decodeURIComponent(new URL(`../../shared/data/${f}`, import.meta.url).pathname);
 const BOOK_CSV = DATA("binance_usdm_BTCUSDT_20240718T2357_book15_1s.csv");
 const TRADES_CSV = DATA("binance_usdm_BTCUSDT_20240718T2357_trades_1s.csv");
 
-const BTC: ContractSpec = {
-  symbol: "BTCUSDT",
-  baseCoin: "BTC",
-  quoteCoin: "USDT",
-  pricePlace: 1,
-  priceEndStep: 1,
-  tickSize: 0.1,
-  volumePlace: 3,
-  lotSize: 0.001,
-  minTradeNum: 0.001,
-  minTradeUSDT: 5,
-  makerFeeRate: 0.0002,
-  takerFeeRate: 0.0006,
-  minLever: 1,
-  maxLever: 125,
-  fundIntervalHours: 8,
-  status: "normal",
-  maxMarketOrderQty: Infinity,
-  maxOrderQty: Infinity,
-};
-
-function near(a: number, b: number, tol = 1e-9, what = ""): void {
-  assert.ok(Math.abs(a - b) <= tol, `${what} expected ${b}, got ${a} (diff ${a - b})`);
-}
-
-function venue(extra: Partial<SimExchangeConfig> = {}): SimExchange {
-  return new SimExchange({ contracts: [BTC], initialBalance: 10_000, ...extra });
-}
-
-function book(ts: number, bids: [number, number][], asks: [number, number][]): BookEvent {
-  const lv = (a: [number, number][]): BookLevel[] => a.map(([p, s]) => [String(p), String(s)]);
-  return {
-    kind: "book",
-    channel: "books15",
-    symbol: "BTCUSDT",
-    ts,
-    recvTs: ts,
-    action: "snapshot",
-    bids: lv(bids),
-    asks: lv(asks),
-    seq: null,
-    checksum: null,
-    top: null,
-  };
-}
-
-function trade(ts: number, price: number, size = 1, side: "buy" | "sell" = "buy"): MarketEvent {
-  return {
-    kind: "trade",
-    symbol: "BTCUSDT",
-    ts,
-    recvTs: ts,
-    tradeId: String(ts),
-    price,
-    size,
-    side,
-  };
-}
-
-function mark(ts: number, markPrice: number): MarketEvent {
-  return {
-    kind: "mark",
-    symbol: "BTCUSDT",
-    ts,
-    recvTs: ts,
-    markPrice,
-    indexPrice: markPrice,
-    last: markPrice,
-  };
-}
-
-function ok<T extends object>(r: T | Rejection): T {
-  if ("code" in r && "msg" in r) throw new Error(`unexpected rejection ${r.code}: ${r.msg}`);
-  return r as T;
-}
-
-function rejected(r: object, code: string, field?: string): void {
-  assert.ok("code" in r, `expected rejection ${code}, got ${JSON.stringify(r)}`);
-  const rej = r as Rejection;
-  assert.equal(rej.code, code, rej.msg);
-  if (field) assert.ok(rej.msg.includes(field), `message "${rej.msg}" should name ${field}`);
-}
-
+const req = requests("o");
 let oid = 0;
-function req(p: Partial<PlaceOrderRequest>): PlaceOrderRequest {
-  return {
-    clientOid: `o${++oid}`,
-    symbol: "BTCUSDT",
-    side: "buy",
-    orderType: "market",
-    size: 1,
-    ...p,
-  };
-}
-
 function plan(p: Partial<PlaceTpslRequest>): PlaceTpslRequest {
   return {
     clientOid: `p${++oid}`,
@@ -131,22 +48,9 @@ function plan(p: Partial<PlaceTpslRequest>): PlaceTpslRequest {
   };
 }
 
-const fills = (log: VenueEvent[]): FillEvent[] =>
-  log.filter((e): e is FillEvent => e.type === "fill");
 const planEvents = (log: VenueEvent[], clientOid: string): SimPlanOrder[] =>
   log.filter((e): e is PlanEvent => e.type === "plan" && e.plan.clientOid === clientOid)
     .map((e) => e.plan);
-
-/** Balance identity from the event log (see tests/venue_sim_test.ts). */
-function checkIdentity(v: SimExchange, initial: number, tol = 1e-8): void {
-  let flow = 0;
-  for (const e of v.log) {
-    if (e.type === "fill") flow += e.realizedPnl - e.fee;
-    else if (e.type === "liquidation") flow += e.realizedPnl;
-    else if (e.type === "funding") flow += e.amount;
-  }
-  near(v.account().balance, initial + flow, tol, "balance identity");
-}
 
 /** VWAP of taking `size` from best-first levels (independent of the venue's book walk). */
 function vwap(levels: readonly (readonly [number, number])[], size: number): number {

@@ -5,94 +5,28 @@
  * property test.
  */
 import assert from "node:assert/strict";
-import type { ContractSpec } from "../src/market/contracts.ts";
 import type { BookEvent, BookLevel, MarketEvent } from "../src/market/events.ts";
 import { SimExchange } from "../src/venue/sim_exchange.ts";
-import type {
-  FillEvent,
-  PlaceOrderRequest,
-  Rejection,
-  SimExchangeConfig,
-  SimOrder,
-  VenueEvent,
-} from "../src/venue/types.ts";
+import type { PlaceOrderRequest, Rejection, SimOrder } from "../src/venue/types.ts";
+
+import {
+  book,
+  BTC,
+  checkIdentity,
+  fills,
+  mark,
+  near,
+  ok,
+  rejected,
+  requests,
+  trade,
+  venue,
+} from "./helpers/venue_fixtures.ts";
 
 const BOOK_CSV = decodeURIComponent(
   new URL("../../shared/data/binance_usdm_BTCUSDT_20240718T2357_book15_1s.csv", import.meta.url)
     .pathname,
 );
-
-const BTC: ContractSpec = {
-  symbol: "BTCUSDT",
-  baseCoin: "BTC",
-  quoteCoin: "USDT",
-  pricePlace: 1,
-  priceEndStep: 1,
-  tickSize: 0.1,
-  volumePlace: 3,
-  lotSize: 0.001,
-  minTradeNum: 0.001,
-  minTradeUSDT: 5,
-  makerFeeRate: 0.0002,
-  takerFeeRate: 0.0006,
-  minLever: 1,
-  maxLever: 125,
-  fundIntervalHours: 8,
-  status: "normal",
-  maxMarketOrderQty: Infinity,
-  maxOrderQty: Infinity,
-};
-
-const CLOSE = 1e-9;
-function near(a: number, b: number, tol = CLOSE, what = ""): void {
-  assert.ok(Math.abs(a - b) <= tol, `${what} expected ${b}, got ${a} (diff ${a - b})`);
-}
-
-function venue(extra: Partial<SimExchangeConfig> = {}): SimExchange {
-  return new SimExchange({ contracts: [BTC], initialBalance: 10_000, ...extra });
-}
-
-function book(ts: number, bids: [number, number][], asks: [number, number][]): BookEvent {
-  const lv = (a: [number, number][]): BookLevel[] => a.map(([p, s]) => [String(p), String(s)]);
-  return {
-    kind: "book",
-    channel: "books15",
-    symbol: "BTCUSDT",
-    ts,
-    recvTs: ts,
-    action: "snapshot",
-    bids: lv(bids),
-    asks: lv(asks),
-    seq: null,
-    checksum: null,
-    top: null,
-  };
-}
-
-function trade(ts: number, price: number, size: number, side: "buy" | "sell"): MarketEvent {
-  return {
-    kind: "trade",
-    symbol: "BTCUSDT",
-    ts,
-    recvTs: ts,
-    tradeId: String(ts),
-    price,
-    size,
-    side,
-  };
-}
-
-function mark(ts: number, markPrice: number): MarketEvent {
-  return {
-    kind: "mark",
-    symbol: "BTCUSDT",
-    ts,
-    recvTs: ts,
-    markPrice,
-    indexPrice: markPrice,
-    last: markPrice,
-  };
-}
 
 function settled(ts: number, rate: number): MarketEvent {
   return {
@@ -111,49 +45,8 @@ function isRejection(r: SimOrder | Rejection): r is Rejection {
   return "code" in r;
 }
 
-function ok(r: SimOrder | Rejection): SimOrder {
-  if (isRejection(r)) throw new Error(`unexpected rejection ${r.code}: ${r.msg}`);
-  return r;
-}
-
-function rejected(r: SimOrder | Rejection, code: string): void {
-  assert.ok(isRejection(r), `expected rejection ${code}, got order ${JSON.stringify(r)}`);
-  assert.equal(r.code, code, r.msg);
-}
-
-let oid = 0;
-function req(p: Partial<PlaceOrderRequest>): PlaceOrderRequest {
-  return {
-    clientOid: `t${++oid}`,
-    symbol: "BTCUSDT",
-    side: "buy",
-    orderType: "market",
-    size: 0.01,
-    ...p,
-  };
-}
-
-const fills = (log: VenueEvent[]): FillEvent[] =>
-  log.filter((e): e is FillEvent => e.type === "fill");
-
-/** Identity from the event log (independent of the venue's counters): cash and equity. */
-function checkIdentity(v: SimExchange, initial: number, tol = 1e-8): void {
-  let pnl = 0;
-  let fees = 0;
-  let funding = 0;
-  for (const e of v.log) {
-    if (e.type === "fill") {
-      pnl += e.realizedPnl;
-      fees += e.fee;
-    } else if (e.type === "liquidation") pnl += e.realizedPnl;
-    else if (e.type === "funding") funding += e.amount;
-  }
-  const a = v.account();
-  near(a.balance, initial + pnl - fees + funding, tol, "balance identity");
-  let upnl = 0;
-  for (const p of v.positions()) upnl += p.unrealizedPnl;
-  near(a.equity, a.balance + upnl, tol, "equity = balance + uPnL");
-}
+const newReq = requests("t");
+const req = (p: Partial<PlaceOrderRequest>): PlaceOrderRequest => newReq({ size: 0.01, ...p });
 
 // ---- real data: Binance USDT-M BTCUSDT top-15 snapshots, 1 s -----------------------------------
 

@@ -89,6 +89,8 @@ export interface StrategyContext {
   account(): SimAccount;
   /** Last book mid of `symbol` (NaN before its first book). */
   mid(symbol: string): number;
+  /** Spread of the last book of `symbol`, (ask − bid) / mid in bps (NaN before its first book). */
+  spreadBps(symbol: string): number;
   /** Last trade price or bar close of `symbol` (NaN before any). */
   lastPrice(symbol: string): number;
   /** True when trading `symbol` now is refused because the time lies in a data gap. */
@@ -240,6 +242,7 @@ function* backtestLoop(
   const meta = new Map<string, { mid: number; reason: string }>();
   const plans = new Map<string, { mid: number; reason: string }>();
   const mids = new Map<string, number>();
+  const spreads = new Map<string, number>();
   const sim = new SimExchange({
     contracts: o.contracts,
     initialBalance: o.initialBalance,
@@ -302,6 +305,7 @@ function* backtestLoop(
     positions: () => sim.positions(),
     account: () => sim.account(),
     mid: (s) => mids.get(s) ?? NaN,
+    spreadBps: (s) => spreads.get(s) ?? NaN,
     lastPrice: (s) => lasts.get(s) ?? NaN,
     inGap: (s) => gapGuard && source.inGap(s, clock.now),
     record: (symbol, name, value) => {
@@ -382,6 +386,9 @@ function* backtestLoop(
         const mid = top ? (top.bid + top.ask) / 2 : NaN;
         if (Number.isFinite(mid)) {
           mids.set(ev.symbol, mid);
+          if (top!.bid > 0 && top!.ask > 0) {
+            spreads.set(ev.symbol, (top!.ask - top!.bid) / mid * 1e4);
+          }
           if (!(ev.symbol in firstMid)) firstMid[ev.symbol] = mid;
         }
         break;

@@ -37,7 +37,8 @@ export interface BacktestPlan {
   modelPath?: string;
   /** Bitget contracts JSON (the `GET /api/v2/mix/market/contracts` response) for DBs without specs. */
   contractsFile?: string;
-  onProgress?: (ts: number, events: number) => void;
+  /** Called about every 50,000 events with the simulated time and the run's [from, to) (ms). */
+  onProgress?: (ts: number, events: number, from: number, to: number) => void;
 }
 
 export interface BacktestRun {
@@ -188,7 +189,7 @@ export async function runPlan(plan: BacktestPlan): Promise<BacktestRun> {
       // Candle replays: stops fill at their level (gap-aware) plus the synthetic half spread.
       planFill: mode === "candles" ? "trigger" : "book",
       planFillSlippageBps: bt.book.spreadBps / 2,
-      onProgress: plan.onProgress,
+      onProgress: plan.onProgress && ((ts, n) => plan.onProgress!(ts, n, from, to)),
     });
     const replayMs = performance.now() - t0;
     const trades = buildTrades(result);

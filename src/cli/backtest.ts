@@ -140,23 +140,25 @@ function reportPrices(run: BacktestRun) {
     string,
     { ts: number; open: number; high: number; low: number; close: number }[]
   > = {};
-  for (const s of run.plan.symbols) {
-    const own = fromEngine.filter((b) => b.symbol === s);
-    if (own.length > 0) out[s] = own;
-    else {
-      const store = Store.open(run.plan.db, { readonly: true });
-      try {
-        out[s] = readCandles(store, s, interval, run.from - 900_000, run.to).map((c) => ({
-          ts: c.ts,
-          open: c.open,
-          high: c.high,
-          low: c.low,
-          close: c.close,
-        }));
-      } finally {
-        store.close();
+  let store: Store | null = null;
+  try {
+    for (const s of run.plan.symbols) {
+      const own = fromEngine.filter((b) => b.symbol === s);
+      if (own.length > 0) {
+        out[s] = own;
+        continue;
       }
+      store ??= Store.open(run.plan.db, { readonly: true });
+      out[s] = readCandles(store, s, interval, run.from - 900_000, run.to).map((c) => ({
+        ts: c.ts,
+        open: c.open,
+        high: c.high,
+        low: c.low,
+        close: c.close,
+      }));
     }
+  } finally {
+    store?.close();
   }
   return out;
 }
@@ -188,18 +190,15 @@ export async function backtestCommand(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const bar = new ProgressBar(0, 1);
+  const progress: { bar: ProgressBar | null } = { bar: null };
   let run: BacktestRun;
   try {
-    let progress: ProgressBar | null = null;
-    a.plan.onProgress = (ts, events) => {
-      progress ??= new ProgressBar(ts, Number.isFinite(a.plan.to) ? a.plan.to : ts + 1);
-      progress.update(ts, events);
+    a.plan.onProgress = (ts, events, from, to) => {
+      progress.bar ??= new ProgressBar(from, to);
+      progress.bar.update(ts, events);
     };
     run = await runPlan(a.plan);
-    (progress as ProgressBar | null)?.done();
   } catch (e) {
-    bar.done();
     if (
       e instanceof BacktestError || e instanceof StrategyError || e instanceof ReplayError ||
       e instanceof StoreError || e instanceof ConfigError || e instanceof RangeError
@@ -208,6 +207,8 @@ export async function backtestCommand(argv: string[]): Promise<number> {
       return 2;
     }
     throw e;
+  } finally {
+    progress.bar?.done();
   }
   const bt = a.plan.config.backtest;
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");

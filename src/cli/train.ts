@@ -24,9 +24,10 @@ import { formatG } from "../model/lightgbm_text.ts";
 import { train, type TrainData } from "../model/train/gbdt.ts";
 import { TrainDataError } from "../model/train/objectives.ts";
 import {
+  OBJECTIVE_PARAM,
   ParamError,
   paramsToLightGbm,
-  parseParams,
+  paramsWithDefaults,
   type TrainParams,
 } from "../model/train/params.ts";
 import { type EvalObjective, evaluate } from "../model/train_metrics.ts";
@@ -104,23 +105,12 @@ export interface TrainRunResult {
 }
 
 function resolveParams(objective: EvalObjective, user: string[]): TrainParams {
-  const base = [`objective=${objective}`, ...(objective === "multiclass" ? ["num_class=3"] : [])];
   for (const kv of user) {
-    if (/^(objective|objective_type|app|application|loss|num_class|num_classes)=/i.test(kv)) {
+    if (OBJECTIVE_PARAM.test(kv)) {
       throw new TrainUsageError(`${kv}: the objective is set by --objective (and num_class by it)`);
     }
   }
-  const merged = [...base, ...user];
-  for (const d of DEFAULT_PARAMS) {
-    try {
-      parseParams([...merged, d]);
-      merged.push(d);
-    } catch (e) {
-      // Given by the user (also via an alias): theirs wins. Other errors surface below.
-      if (!(e instanceof ParamError && /given twice/.test(e.message))) merged.push(d);
-    }
-  }
-  return parseParams(merged);
+  return paramsWithDefaults(objective, user, DEFAULT_PARAMS);
 }
 
 function labelOf(d: Dataset, i: number, objective: EvalObjective): number {

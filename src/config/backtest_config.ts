@@ -3,20 +3,10 @@
  * stored as ms; money in USDT; the synthetic candle book in bps (see backtest/replay_source.ts).
  */
 import { z } from "zod";
-import { parseDuration, parseTime } from "./duration.ts";
+import { parseTime } from "./duration.ts";
+import { configDuration } from "./zod_duration.ts";
 
-const duration = (def: string) =>
-  z.union([z.string(), z.number()]).default(def).transform((v, ctx) => {
-    try {
-      return parseDuration(v);
-    } catch {
-      ctx.addIssue({
-        code: z.ZodIssueCode.custom,
-        message: "expected a duration such as 500ms, 30s, 5m, 2h or 7d",
-      });
-      return z.NEVER;
-    }
-  });
+const duration = configDuration;
 
 /** An optional time bound: ISO-8601 or epoch ms; absent = the data's own bound. */
 const time = z.union([z.string(), z.number()]).optional().transform((v, ctx) => {

@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import YAML from "yaml";
-import { parseDuration } from "./duration.ts";
+import { configDuration } from "./zod_duration.ts";
 import { CHANNELS } from "../market/events.ts";
 import { BacktestConfigSchema } from "./backtest_config.ts";
 import { EngineConfigSchema } from "../engine/engine_support.ts";
@@ -20,18 +20,7 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-const duration = (def: string) =>
-  z.union([z.string(), z.number()]).default(def).transform((v, ctx) => {
-    try {
-      return parseDuration(v);
-    } catch {
-      ctx.addIssue({
-        code: z.ZodIssueCode.custom,
-        message: "expected a duration such as 500ms, 30s, 5m, 2h or 7d",
-      });
-      return z.NEVER;
-    }
-  });
+const duration = configDuration;
 
 const symbol = z.string().regex(/^[A-Z0-9]{2,30}$/, "expected an upper-case symbol like BTCUSDT");
 const url = (protocols: string[]) =>

@@ -65,7 +65,7 @@ export class TradingEngine implements Strategy {
   /** Closed bars delivered to the strategy, per interval (for the report's price charts). */
   readonly bars = new Map<string, ClosedBar[]>();
   private readonly builders: BarBuilder[];
-  private readonly spread = new Map<string, number>();
+  private readonly closed: ClosedBar[] = [];
   private readonly opened = new Map<string, number>();
   private readonly stops = new Map<string, number>();
   private readonly trailing = new Map<string, { side: "long" | "short"; ratio: number }>();
@@ -108,9 +108,11 @@ export class TradingEngine implements Strategy {
     this.view = this.makeView(ctx);
   }
 
-  onEvent(ev: MarketEvent, ctx: StrategyContext): Intent[] | Promise<Intent[]> {
+  onEvent(ev: MarketEvent, ctx: StrategyContext): Intent[] | Promise<Intent[]> | void {
     const now = ctx.time;
-    const closed: ClosedBar[] = [];
+    // Reused per event: most events close no bar and yield no signal.
+    const closed = this.closed;
+    closed.length = 0;
     for (const b of this.builders) b.advance(now, closed);
     switch (ev.kind) {
       case "trade":
@@ -125,37 +127,34 @@ export class TradingEngine implements Strategy {
         break;
       case "funding":
         if (ev.type === "settled") {
-          for (const b of this.builders) {
-            b.setFunding(ev.symbol, ev.fundingRate);
-          }
+          for (const b of this.builders) b.setFunding(ev.symbol, ev.fundingRate);
         }
-        break;
-      case "book":
-        this.noteSpread(ev.symbol);
         break;
     }
     const out: Intent[] = [];
     this.trailingPlans(out);
-    const pending: SignalResult[] = [];
     const view = this.view!;
+    let pending: SignalResult[] | null = null;
     for (const bar of closed) {
       this.bars.get(bar.interval)!.push(bar);
       if (bar.interval === this.builders[0].interval) this.returns.add(bar.symbol, bar.close);
       if (this.scanner && bar.interval === this.scanner.interval) this.scanner.onBar(bar);
       if (this.strategy.onBar && this.strategy.barIntervals.includes(bar.interval)) {
-        pending.push(this.strategy.onBar(bar, view));
+        (pending ??= []).push(this.strategy.onBar(bar, view));
       }
     }
-    if (this.strategy.onEvent) pending.push(this.strategy.onEvent(ev, view));
+    if (this.strategy.onEvent) (pending ??= []).push(this.strategy.onEvent(ev, view));
     if (closed.length > 0) this.killSwitches(out);
+    if (pending === null) return out.length > 0 ? out : undefined;
     if (pending.some((p) => p instanceof Promise)) {
+      const all = pending;
       return (async () => {
-        for (const p of pending) this.apply(await p, out);
+        for (const p of all) this.apply(await p, out);
         return out;
       })();
     }
     for (const p of pending) this.apply(p as Signal[] | void, out);
-    return out;
+    return out.length > 0 ? out : undefined;
   }
 
   onVenueEvent(ev: VenueEvent): void {
@@ -187,7 +186,7 @@ export class TradingEngine implements Strategy {
       symbols: ctx.symbols,
       position: (s) => this.positionView(s),
       mid: (s) => ctx.mid(s),
-      spreadBps: (s) => this.spread.get(s) ?? NaN,
+      spreadBps: (s) => ctx.spreadBps(s),
       markPrice: (s) => this.position(s)?.markPrice ?? (ctx.mid(s) || ctx.lastPrice(s)),
       lastPrice: (s) => ctx.lastPrice(s),
       takerFeeRate: (s) => ctx.contract(s).takerFeeRate,
@@ -209,13 +208,6 @@ export class TradingEngine implements Strategy {
       entryPrice: p.entryPrice,
       openedAt: this.opened.get(symbol) ?? this.ctx!.time,
     };
-  }
-
-  private noteSpread(symbol: string): void {
-    const top = this.venue?.bookTop(symbol);
-    if (top && top.bid > 0 && top.ask > 0) {
-      this.spread.set(symbol, (top.ask - top.bid) / ((top.ask + top.bid) / 2) * 1e4);
-    }
   }
 
   private trailingPlans(out: Intent[]): void {
@@ -405,7 +397,7 @@ export class TradingEngine implements Strategy {
       startOfDayEquity: Number.isFinite(this.startOfDayEquity) ? this.startOfDayEquity : equity,
       peakEquity: Number.isFinite(this.peakEquity) ? Math.max(this.peakEquity, equity) : equity,
       positions,
-      spreadBps: this.spread.get(symbol) ?? 0,
+      spreadBps: ctx.spreadBps(symbol) || 0,
       depthUsdt: (side) => this.venue!.depthUsdt(symbol, side),
       returns: (s) => this.returns.get(s),
       liquidationPrice: cur ? this.position(symbol)?.liquidationPrice : undefined,

@@ -4,17 +4,10 @@
  * ms (config/duration.ts); bps = 1e-4; probabilities are fractions in [0, 1].
  */
 import { z } from "zod";
-import { parseDuration } from "../config/duration.ts";
+import { zDuration } from "../config/zod_duration.ts";
 
 /** A duration written as text (`10m`) or ms; parsed to ms with a message naming the bad value. */
-const Duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  try {
-    return parseDuration(v);
-  } catch (e) {
-    ctx.addIssue({ code: "custom", message: e instanceof Error ? e.message : String(e) });
-    return z.NEVER;
-  }
-});
+const Duration = zDuration();
 
 /**
  * How retraining labels rows when there is no bundle to copy it from (or the bundle was not

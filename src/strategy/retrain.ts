@@ -23,7 +23,12 @@ import { type DataGap, makeLabels } from "../features/labels.ts";
 import type { GbdtModel } from "../model/tree.ts";
 import { train, type TrainData } from "../model/train/gbdt.ts";
 import { TrainDataError } from "../model/train/objectives.ts";
-import { ParamError, parseParams, type TrainParams } from "../model/train/params.ts";
+import {
+  OBJECTIVE_PARAM,
+  ParamError,
+  paramsWithDefaults,
+  type TrainParams,
+} from "../model/train/params.ts";
 import type { RetrainConfig } from "./ml_config.ts";
 
 /** The label definition retraining reproduces (from the bundle's `training` section). */
@@ -85,25 +90,14 @@ export function retrainParams(
 ): TrainParams {
   const kv = Object.entries(user).map(([k, v]) => `${k}=${v}`);
   for (const s of kv) {
-    if (/^(objective|objective_type|app|application|loss|num_class|num_classes)=/i.test(s)) {
+    if (OBJECTIVE_PARAM.test(s)) {
       throw new RangeError(
         `ml.retrain.params: ${s} — the objective comes from the model's label definition`,
       );
     }
   }
-  const merged = [`objective=${objective}`, ...(objective === "multiclass" ? ["num_class=3"] : [])];
-  merged.push(...kv);
   try {
-    for (const d of RETRAIN_DEFAULT_PARAMS) {
-      try {
-        parseParams([...merged, d]);
-        merged.push(d);
-      } catch (e) {
-        // Configured already (possibly by an alias): the configured value wins.
-        if (!(e instanceof ParamError && /given twice/.test(e.message))) merged.push(d);
-      }
-    }
-    return parseParams(merged);
+    return paramsWithDefaults(objective, kv, RETRAIN_DEFAULT_PARAMS);
   } catch (e) {
     if (e instanceof ParamError) throw new RangeError(`ml.retrain.params: ${e.message}`);
     throw e;

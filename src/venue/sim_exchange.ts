@@ -259,7 +259,7 @@ export class SimExchange extends VenueCore {
       };
     }
     const o: Order = {
-      orderId: String(++this.seq),
+      ...this.pendingState(),
       clientOid: req.clientOid,
       symbol: req.symbol,
       side: req.side,
@@ -270,20 +270,27 @@ export class SimExchange extends VenueCore {
       price: req.orderType === "limit" ? req.price! : null,
       size: req.size,
       reduceOnly: closing,
-      filledSize: 0,
-      avgPrice: 0,
-      fee: 0,
-      status: "pending",
-      cancelReason: null,
-      createdAt: this.clock,
-      activeAt: this.clock + this.latency,
-      queueAhead: 0,
       reserved: reserve,
       presetSl: req.presetStopLossPrice,
       presetTp: req.presetStopSurplusPrice,
     };
     for (const id of presetOids) this.reservedOids.add(id);
     return snapshotOrder(this.enqueue(o));
+  }
+
+  /** Lifecycle fields of a new order: next orderId, nothing filled, active after the latency. */
+  private pendingState() {
+    return {
+      orderId: String(++this.seq),
+      filledSize: 0,
+      avgPrice: 0,
+      fee: 0,
+      status: "pending" as const,
+      cancelReason: null,
+      createdAt: this.clock,
+      activeAt: this.clock + this.latency,
+      queueAhead: 0,
+    };
   }
 
   /**
@@ -441,7 +448,7 @@ export class SimExchange extends VenueCore {
     const hedge = this.mode === "hedge";
     const direction = long ? "sell" : "buy";
     this.enqueue({
-      orderId: String(++this.seq),
+      ...this.pendingState(),
       clientOid: p.clientOid,
       symbol: p.symbol,
       side: hedge ? (long ? "buy" : "sell") : direction,
@@ -452,14 +459,6 @@ export class SimExchange extends VenueCore {
       price: null,
       size,
       reduceOnly: true,
-      filledSize: 0,
-      avgPrice: 0,
-      fee: 0,
-      status: "pending",
-      cancelReason: null,
-      createdAt: this.clock,
-      activeAt: this.clock + this.latency,
-      queueAhead: 0,
       reserved: 0,
       planType: p.planType,
       ...(Number.isNaN(this.planSlipBps)
@@ -566,20 +565,7 @@ export class SimExchange extends VenueCore {
       const entry = leg.entryPrice;
       const { released } = closeLeg(leg, size, lp);
       // The whole isolated margin is lost: price loss to lp plus the maintenance margin left.
-      const pnl = -released;
-      this.balance += pnl;
-      this.totalRealized += pnl;
-      this.emit({
-        type: "liquidation",
-        ts: this.clock,
-        symbol: st.spec.symbol,
-        holdSide: leg.holdSide,
-        size,
-        entryPrice: entry,
-        price: lp,
-        markPrice: st.mark,
-        realizedPnl: pnl,
-      });
+      this.bookLiquidation(st, leg.holdSide, size, entry, lp, -released);
       for (const o of [...this.open]) {
         if (o.symbol === st.spec.symbol && o.reduceOnly) {
           if (this.closeLegFor(st, o.side, o.direction) === leg) {
@@ -589,6 +575,30 @@ export class SimExchange extends VenueCore {
       }
     }
     this.cancelFlatPlans(st);
+  }
+
+  /** Books a liquidated leg closed at `price` (USDT) with realized `pnl` and emits the event. */
+  private bookLiquidation(
+    st: SymState,
+    holdSide: HoldSide,
+    size: number,
+    entryPrice: number,
+    price: number,
+    pnl: number,
+  ): void {
+    this.balance += pnl;
+    this.totalRealized += pnl;
+    this.emit({
+      type: "liquidation",
+      ts: this.clock,
+      symbol: st.spec.symbol,
+      holdSide,
+      size,
+      entryPrice,
+      price,
+      markPrice: st.mark,
+      realizedPnl: pnl,
+    });
   }
 
   /**
@@ -619,20 +629,14 @@ export class SimExchange extends VenueCore {
       const size = leg.size;
       const entry = leg.entryPrice;
       closeLeg(leg, size, mark);
-      const pnl = i === items.length - 1 ? -this.balance : losses[i];
-      this.balance += pnl;
-      this.totalRealized += pnl;
-      this.emit({
-        type: "liquidation",
-        ts: this.clock,
-        symbol: st.spec.symbol,
-        holdSide: leg.holdSide,
+      this.bookLiquidation(
+        st,
+        leg.holdSide,
         size,
-        entryPrice: entry,
-        price: mark,
-        markPrice: mark,
-        realizedPnl: pnl,
-      });
+        entry,
+        mark,
+        i === items.length - 1 ? -this.balance : losses[i],
+      );
     });
     for (const { st } of items) this.cancelFlatPlans(st);
   }

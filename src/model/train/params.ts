@@ -300,6 +300,35 @@ function parseMetrics(s: string): MetricName[] {
   return out;
 }
 
+/** A `key=value` that sets the objective or the class count (or an alias of either). */
+export const OBJECTIVE_PARAM =
+  /^(objective|objective_type|app|application|loss|num_class|num_classes)=/i;
+
+/**
+ * `TrainParams` for `objective` (with num_class=3 for multiclass) from the `given` key=value
+ * strings, each of `defaults` added unless the same parameter (or an alias) is given: the given
+ * value wins. Callers reject given objective/num_class first (see OBJECTIVE_PARAM).
+ * @throws ParamError as parseParams.
+ */
+export function paramsWithDefaults(
+  objective: ObjectiveName,
+  given: readonly string[],
+  defaults: readonly string[],
+): TrainParams {
+  const merged = [`objective=${objective}`, ...(objective === "multiclass" ? ["num_class=3"] : [])];
+  merged.push(...given);
+  for (const d of defaults) {
+    try {
+      parseParams([...merged, d]);
+      merged.push(d);
+    } catch (e) {
+      // Given already (possibly via an alias): that value wins. Other errors surface below.
+      if (!(e instanceof ParamError && /given twice/.test(e.message))) merged.push(d);
+    }
+  }
+  return parseParams(merged);
+}
+
 /**
  * Resolves `key=value` strings (or a name→value record) into `TrainParams`, starting from
  * `defaultParams()`. Aliases map to LightGBM's main name; giving a parameter twice (also via an
