@@ -14,13 +14,8 @@ import {
 } from "../src/backtest/report_html.ts";
 import { MAX_TRADE_ROWS } from "../src/backtest/report_tables.ts";
 import { ReplaySource } from "../src/backtest/replay_source.ts";
-import {
-  type BacktestResult,
-  type OrderIntent,
-  runBacktest,
-  type Strategy,
-  type StrategyContext,
-} from "../src/backtest/runner.ts";
+import { type BacktestResult, runBacktest } from "../src/backtest/runner.ts";
+import type { OrderIntent, StrategyContext, Trader } from "../src/engine/contract.ts";
 import { buildTrades } from "../src/backtest/trades.ts";
 import { readCandles } from "../src/store/readers.ts";
 import { Store } from "../src/store/store.ts";
@@ -35,7 +30,7 @@ const INITIAL = 100_000;
  * long, flipping with one market order (one-way mode nets it: the close ends a round trip and
  * the rest opens the next). Closes everything at the end (reason `end_of_test`).
  */
-function alternating(everyBars: number, notionalUsdt: number): Strategy {
+function alternating(everyBars: number, notionalUsdt: number): Trader {
   const count = new Map<string, number>();
   const signed = (ctx: StrategyContext, s: string) => {
     const p = ctx.positions().find((x) => x.symbol === s);

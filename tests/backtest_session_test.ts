@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { compareRecords, cutPoints } from "../src/backtest/lookahead.ts";
 import { ReplaySource } from "../src/backtest/replay_source.ts";
-import { runBacktest, type Strategy } from "../src/backtest/runner.ts";
+import type { Trader } from "../src/engine/contract.ts";
+import { runBacktest } from "../src/backtest/runner.ts";
 import { type BacktestRun, runPlan } from "../src/backtest/session.ts";
 import { parseConfig } from "../src/config/config.ts";
 import { OrderBook } from "../src/market/order_book.ts";
@@ -193,7 +194,7 @@ Deno.test("look-ahead check: causal strategies pass, a full-sample normalisation
     const cuts = cutPoints(from, to, 3, 60_000);
     assert.equal(cuts.length, 3);
     // The classic leak: a z-score normalised with the mean of the whole test range.
-    const cheat = (end: number): Strategy => {
+    const cheat = (end: number): Trader => {
       const closes = readCandles(db.store, "BTCUSDT", "1m", from - 60_000, end - 60_000);
       const mean = closes.reduce((a, c) => a + c.close, 0) / closes.length;
       return {
@@ -203,13 +204,13 @@ Deno.test("look-ahead check: causal strategies pass, a full-sample normalisation
         },
       };
     };
-    const honest = (): Strategy => ({
+    const honest = (): Trader => ({
       name: "causal",
       onBar(bar, ctx) {
         ctx.record(bar.symbol, "ret", bar.close / bar.open - 1);
       },
     });
-    const run = (s: Strategy, end: number) =>
+    const run = (s: Trader, end: number) =>
       runBacktest(
         new ReplaySource(db.store, { symbols: SYMBOLS, from, to: end, mode: "candles" }),
         s,

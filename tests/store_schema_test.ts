@@ -44,14 +44,20 @@ Deno.test("new database: identity, WAL, synchronous NORMAL, busy timeout, all ta
         "books15",
         "candles",
         "contracts",
+        "equity",
+        "fills",
         "funding_rates",
+        "funding_times",
         "gaps",
         "ingest_counts",
         "mark_prices",
         "open_interest",
+        "orders",
+        "positions_snapshots",
         "runs",
         "tickers",
         "trades",
+        "trading_meta",
       ]
     ) assert.ok(tables.includes(t), `table ${t} exists`);
     store.close();

@@ -6,7 +6,7 @@
  * Records are matched per (symbol, name) in order of occurrence, and compared exactly
  * (`Object.is`, so NaN equals NaN and 0 differs from −0 only as the engines produce them).
  */
-import type { SignalRecord } from "./runner.ts";
+import type { SignalRecord } from "../engine/contract.ts";
 
 /** A decision value that changed (or appeared / vanished) when the data was cut at `cut`. */
 export interface LookaheadDiff {

@@ -3,7 +3,7 @@
  */
 import type { ContractSpec } from "../market/contracts.ts";
 import type { MarketEvent } from "../market/events.ts";
-import type { OrderIntent, Strategy, StrategyContext } from "./runner.ts";
+import type { OrderIntent, StrategyContext, Trader } from "../engine/contract.ts";
 
 /**
  * Largest multiple of the lot size not above `size` (base coin); 0 when below minTradeNum.
@@ -16,7 +16,7 @@ export function roundToLot(size: number, spec: ContractSpec): number {
 }
 
 /** Never trades: equity stays exactly the initial balance. */
-export function flat(): Strategy {
+export function flat(): Trader {
   return { name: "flat" };
 }
 
@@ -39,7 +39,7 @@ export interface BuyAndHoldOptions {
  * (market, reduce-only, reason `end_of_test`) or leaves the position marked to market.
  * Throws RangeError on a non-positive notional.
  */
-export function buyAndHold(o: BuyAndHoldOptions): Strategy {
+export function buyAndHold(o: BuyAndHoldOptions): Trader {
   if (!(o.notionalUsdt > 0)) {
     throw new RangeError(`notionalUsdt must be > 0 USDT, got ${o.notionalUsdt}`);
   }

@@ -1,6 +1,7 @@
 /**
- * Backtest runner: replays a ReplaySource through a SimExchange (src/venue/sim_exchange.ts) and a
- * Strategy on a simulated clock (event time). Per event: the venue applies it first (so the
+ * Backtest runner: the stored-data driver of the engine contract (engine/contract.ts). It replays
+ * a ReplaySource through a SimExchange (src/venue/sim_exchange.ts) and a Trader on a simulated
+ * clock (event time); live/live_driver.ts is the other driver, over the live feed. Per event: the venue applies it first (so the
  * strategy sees the book its orders will hit), then the strategy may return order intents, which
  * are placed at once (the venue's latency model applies). Equity is sampled at the end of each
  * time slice that reaches the next multiple of `sampleMs`, and once more at the end.
@@ -10,112 +11,32 @@
  * awaits it before the next event, so the replay stays strictly sequential. `runBacktest` is the
  * synchronous driver of the same loop and throws when a hook returns a Promise.
  */
+import {
+  type Intent,
+  type MaybeAsync,
+  orderRequest,
+  PLAN_REASON,
+  type SignalRecord,
+  type StrategyContext,
+  tpslRequest,
+  type Trader,
+} from "../engine/contract.ts";
 import type { ContractSpec } from "../market/contracts.ts";
-import type { CandleEvent, MarketEvent } from "../market/events.ts";
-import { SimExchange } from "../venue/sim_exchange.ts";
+import { SimVenue } from "../venue/sim_venue.ts";
 import type {
   FillEvent,
   FundingPaymentEvent,
-  HoldSide,
   LiquidationEvent,
-  PlaceOrderRequest,
-  PlanType,
   Rejection,
   SimAccount,
   SimExchangeConfig,
   SimPosition,
   TriggerType,
-  VenueEvent,
 } from "../venue/types.ts";
 import { SimClock } from "./clock.ts";
 import type { ReplaySource } from "./replay_source.ts";
 
-/** What a strategy wants: an order request without clientOid, plus a reason tag for trades.csv. */
-export interface OrderIntent {
-  kind?: "order";
-  symbol: string;
-  side: "buy" | "sell";
-  /** Base coin; must respect the contract's lot size (see roundToLot). */
-  size: number;
-  orderType?: "market" | "limit";
-  price?: number;
-  reduceOnly?: boolean;
-  force?: PlaceOrderRequest["force"];
-  /** Free text recorded as the exit reason when this order closes a trade. */
-  reason?: string;
-  /** Bitget `presetStopLossPrice`: a pos_loss plan on the resulting position (USDT). */
-  stopLossPrice?: number;
-  /** Bitget `presetStopSurplusPrice`: a pos_profit plan on the resulting position (USDT). */
-  takeProfitPrice?: number;
-}
-
-/** A position plan order (stop-loss, take-profit or trailing stop), Bitget `place-tpsl-order`. */
-export interface TpslIntent {
-  kind: "tpsl";
-  symbol: string;
-  holdSide: HoldSide;
-  planType: PlanType;
-  triggerType: TriggerType;
-  /** pos_loss / pos_profit trigger price; moving_plan optional activation price (USDT). */
-  triggerPrice?: number;
-  /** moving_plan callback ratio (0.01 = 1 %). */
-  rangeRate?: number;
-}
-
-export type Intent = OrderIntent | TpslIntent;
-
-/** Exit reason written for fills of triggered plan orders. */
-export const PLAN_REASON: Readonly<Record<PlanType, string>> = {
-  pos_loss: "stop_loss",
-  pos_profit: "take_profit",
-  moving_plan: "trailing_stop",
-};
-
-/** A value a strategy recorded at a decision (see StrategyContext.record). */
-export interface SignalRecord {
-  ts: number;
-  symbol: string;
-  name: string;
-  value: number;
-}
-
-/** Read-only view handed to strategies. Prices USDT, times epoch ms. */
-export interface StrategyContext {
-  /** Simulated time (ms). */
-  readonly time: number;
-  readonly symbols: readonly string[];
-  contract(symbol: string): ContractSpec;
-  positions(): SimPosition[];
-  account(): SimAccount;
-  /** Last book mid of `symbol` (NaN before its first book). */
-  mid(symbol: string): number;
-  /** Spread of the last book of `symbol`, (ask − bid) / mid in bps (NaN before its first book). */
-  spreadBps(symbol: string): number;
-  /** Last trade price or bar close of `symbol` (NaN before any). */
-  lastPrice(symbol: string): number;
-  /** True when trading `symbol` now is refused because the time lies in a data gap. */
-  inGap(symbol: string): boolean;
-  /** Appends a decision value to `BacktestResult.records` (look-ahead check, diagnostics). */
-  record(symbol: string, name: string, value: number): void;
-}
-
 type Intents = Intent[] | void;
-type MaybeAsync = Intents | Promise<Intents>;
-
-/** A trading strategy. All hooks are optional; each returns the orders to place now. */
-export interface Strategy {
-  readonly name: string;
-  /** Called once before the replay with the venue (read access for engines: books, plans). */
-  attach?(venue: SimExchange, ctx: StrategyContext): void;
-  /** Every market event, after the venue applied it. */
-  onEvent?(ev: MarketEvent, ctx: StrategyContext): MaybeAsync;
-  /** Every closed bar (candles mode, or raw mode when candles are replayed). */
-  onBar?(bar: CandleEvent, ctx: StrategyContext): MaybeAsync;
-  /** Every venue event (fills, plan triggers, funding, liquidations), as it happens. */
-  onVenueEvent?(ev: VenueEvent): void;
-  /** After the last event: e.g. close positions. */
-  onEnd?(ctx: StrategyContext): MaybeAsync;
-}
 
 export interface RunnerOptions {
   contracts: readonly ContractSpec[];
@@ -198,7 +119,7 @@ export interface BacktestResult {
  */
 export function runBacktest(
   source: ReplaySource,
-  strategy: Strategy,
+  strategy: Trader,
   o: RunnerOptions,
 ): BacktestResult {
   const g = backtestLoop(source, strategy, o);
@@ -212,7 +133,7 @@ export function runBacktest(
 /** Runs `strategy` over `source`, awaiting hooks that return a Promise. Same errors as runBacktest. */
 export async function runBacktestAsync(
   source: ReplaySource,
-  strategy: Strategy,
+  strategy: Trader,
   o: RunnerOptions,
 ): Promise<BacktestResult> {
   const g = backtestLoop(source, strategy, o);
@@ -224,7 +145,7 @@ export async function runBacktestAsync(
 /** The replay loop; yields a hook's Promise and resumes with its value. */
 function* backtestLoop(
   source: ReplaySource,
-  strategy: Strategy,
+  strategy: Trader,
   o: RunnerOptions,
 ): Generator<Promise<Intents>, BacktestResult, Intents> {
   const sampleMs = o.sampleMs ?? 60_000;
@@ -243,7 +164,7 @@ function* backtestLoop(
   const plans = new Map<string, { mid: number; reason: string }>();
   const mids = new Map<string, number>();
   const spreads = new Map<string, number>();
-  const sim = new SimExchange({
+  const venue = new SimVenue({
     contracts: o.contracts,
     initialBalance: o.initialBalance,
     leverage: o.leverage,
@@ -255,35 +176,36 @@ function* backtestLoop(
     planFillSlippageBps: o.planFillSlippageBps,
     positionMode: "one_way",
     keepLog: false,
-    onEvent: (ev) => {
-      if (ev.type === "fill") {
-        // Orders created by a plan trigger carry the plan's clientOid and its planType.
-        const m = meta.get(ev.clientOid) ?? plans.get(ev.clientOid) ??
-          { mid: mids.get(ev.symbol) ?? ev.price, reason: "plan" };
-        const sign = ev.direction === "buy" ? 1 : -1;
-        fills.push({
-          ...ev,
-          midAtOrder: m.mid,
-          slippage: sign * (ev.price - m.mid) * ev.size,
-          reason: ev.planType ? PLAN_REASON[ev.planType] : m.reason,
+  });
+  const sim = venue.sim;
+  venue.subscribe((ev) => {
+    if (ev.type === "fill") {
+      // Orders created by a plan trigger carry the plan's clientOid and its planType.
+      const m = meta.get(ev.clientOid) ?? plans.get(ev.clientOid) ??
+        { mid: mids.get(ev.symbol) ?? ev.price, reason: "plan" };
+      const sign = ev.direction === "buy" ? 1 : -1;
+      fills.push({
+        ...ev,
+        midAtOrder: m.mid,
+        slippage: sign * (ev.price - m.mid) * ev.size,
+        reason: ev.planType ? PLAN_REASON[ev.planType] : m.reason,
+      });
+    } else if (ev.type === "plan") {
+      if (ev.plan.status === "triggered") {
+        // A stop's slippage is measured against its trigger level, not the mid.
+        const p = ev.plan;
+        const long = p.holdSide === "long";
+        const level = p.planType === "moving_plan"
+          ? (p.extreme ?? NaN) * (1 + (long ? -1 : 1) * (p.rangeRate ?? 0))
+          : p.triggerPrice ?? NaN;
+        plans.set(p.clientOid, {
+          mid: Number.isFinite(level) ? level : mids.get(p.symbol) ?? NaN,
+          reason: PLAN_REASON[p.planType],
         });
-      } else if (ev.type === "plan") {
-        if (ev.plan.status === "triggered") {
-          // A stop's slippage is measured against its trigger level, not the mid.
-          const p = ev.plan;
-          const long = p.holdSide === "long";
-          const level = p.planType === "moving_plan"
-            ? (p.extreme ?? NaN) * (1 + (long ? -1 : 1) * (p.rangeRate ?? 0))
-            : p.triggerPrice ?? NaN;
-          plans.set(p.clientOid, {
-            mid: Number.isFinite(level) ? level : mids.get(p.symbol) ?? NaN,
-            reason: PLAN_REASON[p.planType],
-          });
-        }
-      } else if (ev.type === "funding") funding.push(ev);
-      else if (ev.type === "liquidation") liquidations.push(ev);
-      strategy.onVenueEvent?.(ev);
-    },
+      }
+    } else if (ev.type === "funding") funding.push(ev);
+    else if (ev.type === "liquidation") liquidations.push(ev);
+    strategy.onVenueEvent?.(ev);
   });
   const clock = new SimClock();
   const firstMid: Record<string, number> = {};
@@ -316,16 +238,7 @@ function* backtestLoop(
     if (!intents) return;
     for (const it of intents) {
       if (it.kind === "tpsl") {
-        const clientOid = `bt-${++seq}`;
-        const r = sim.placeTpsl({
-          clientOid,
-          symbol: it.symbol,
-          holdSide: it.holdSide,
-          planType: it.planType,
-          triggerType: it.triggerType,
-          triggerPrice: it.triggerPrice,
-          rangeRate: it.rangeRate,
-        });
+        const r = venue.placeTpsl(tpslRequest(it, `bt-${++seq}`));
         if ("code" in r) rejections.push({ ts: clock.now, intent: it, rejection: r });
         continue;
       }
@@ -336,18 +249,7 @@ function* backtestLoop(
       }
       const clientOid = `bt-${++seq}`;
       meta.set(clientOid, { mid: mids.get(it.symbol) ?? NaN, reason: it.reason ?? strategy.name });
-      const r = sim.placeOrder({
-        clientOid,
-        symbol: it.symbol,
-        side: it.side,
-        orderType: it.orderType ?? "market",
-        size: it.size,
-        price: it.price,
-        reduceOnly: it.reduceOnly,
-        force: it.force,
-        presetStopLossPrice: it.stopLossPrice,
-        presetStopSurplusPrice: it.takeProfitPrice,
-      });
+      const r = venue.placeOrder(orderRequest(it, clientOid));
       if ("code" in r) rejections.push({ ts: clock.now, intent: it, rejection: r });
     }
   };

@@ -15,7 +15,8 @@ import { createScanner, createTradingStrategy, type StrategyName } from "../stra
 import { computeMetrics, type Metrics } from "./metrics.ts";
 import { buyAndHold, flat } from "./reference_strategies.ts";
 import { ReplaySource } from "./replay_source.ts";
-import { type BacktestResult, runBacktestAsync, type Strategy } from "./runner.ts";
+import type { Trader } from "../engine/contract.ts";
+import { type BacktestResult, runBacktestAsync } from "./runner.ts";
 import { buildTrades, type RoundTrip } from "./trades.ts";
 
 /** Thrown for a plan that cannot run (message names the option and what is expected). */
@@ -155,7 +156,7 @@ export async function runPlan(plan: BacktestPlan): Promise<BacktestRun> {
       // Book-reading strategies follow the book the venue trades on.
       plan.config.strategies.microswing.bookChannel = source.bookChannel;
     }
-    let strategy: Strategy;
+    let strategy: Trader;
     let engine: TradingEngine | null = null;
     if (plan.strategy === "flat") strategy = flat();
     else if (plan.strategy === "buy_and_hold") {
@@ -165,7 +166,13 @@ export async function runPlan(plan: BacktestPlan): Promise<BacktestRun> {
         at: mode === "raw" ? "book" : "bar",
       });
     } else {
-      const ts = await createTradingStrategy(plan.strategy, plan.config, plan.modelPath, mode);
+      const ts = await createTradingStrategy(
+        plan.strategy,
+        plan.config,
+        plan.modelPath,
+        mode,
+        contracts,
+      );
       const scanner = bt.scanner ? createScanner(plan.config, plan.symbols) : null;
       engine = new TradingEngine(
         ts,

@@ -26,7 +26,7 @@ import { Store, StoreError } from "../store/store.ts";
 import { StrategyError } from "../strategy/registry.ts";
 import { ReplayError } from "../backtest/replay_source.ts";
 
-const STRATEGIES = ["ml", "regime", "microswing", "buy_and_hold", "flat"] as const;
+const STRATEGIES = ["ml", "regime", "microswing", "smoke", "buy_and_hold", "flat"] as const;
 
 const USAGE = `usage: bitget-bot backtest <db> [options]
 

@@ -24,7 +24,9 @@ const time = z.union([z.string(), z.number()]).optional().transform((v, ctx) => 
 
 export const BacktestConfigSchema = z.object({
   /** Strategy module run by default (`--strategy`). */
-  strategy: z.enum(["ml", "regime", "microswing", "buy_and_hold", "flat"]).default("regime"),
+  strategy: z.enum(["ml", "regime", "microswing", "smoke", "buy_and_hold", "flat"]).default(
+    "regime",
+  ),
   /** Symbols (`--symbols`); empty = collect.symbols. */
   symbols: z.array(z.string().regex(/^[A-Z0-9]{2,30}$/, "expected a symbol like BTCUSDT"))
     .default([]),

@@ -10,6 +10,7 @@ import YAML from "yaml";
 import { configDuration } from "./zod_duration.ts";
 import { CHANNELS } from "../market/events.ts";
 import { BacktestConfigSchema } from "./backtest_config.ts";
+import { RunConfigSchema } from "./run_config.ts";
 import { EngineConfigSchema } from "../engine/engine_support.ts";
 import { MlConfigSchema } from "../strategy/ml.ts";
 import { MicroswingConfigSchema } from "../strategy/microswing.ts";
@@ -34,6 +35,13 @@ export const ConfigSchema = z.object({
     restUrl: url(["https:", "http:"]).default("https://api.bitget.com"),
     /** Public WebSocket v2 URL (API.md §0). */
     wsPublicUrl: url(["wss:", "ws:"]).default("wss://ws.bitget.com/v2/ws/public"),
+    /** Private WebSocket v2 URL (API.md §3.1). */
+    wsPrivateUrl: url(["wss:", "ws:"]).default("wss://ws.bitget.com/v2/ws/private"),
+    /** Demo trading public / private WebSocket URLs (API.md §8); REST is the same host. */
+    demoWsPublicUrl: url(["wss:", "ws:"]).default("wss://wspap.bitget.com/v2/ws/public"),
+    demoWsPrivateUrl: url(["wss:", "ws:"]).default("wss://wspap.bitget.com/v2/ws/private"),
+    /** Margin coin of USDT-M futures (API.md §5.3). */
+    marginCoin: z.enum(["USDT"]).default("USDT"),
     /** productType / instType for USDT-M perpetuals. */
     productType: z.enum(["USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES"]).default("USDT-FUTURES"),
   }).strict().default({}),
@@ -94,6 +102,8 @@ export const ConfigSchema = z.object({
     format: z.enum(["auto", "json", "text"]).default("auto"),
     statusInterval: duration("10s"),
   }).strict().default({}),
+  /** `bitget-bot run` defaults (config/run_config.ts). */
+  run: RunConfigSchema.default({}),
   /** `bitget-bot backtest` defaults (config/backtest_config.ts). */
   backtest: BacktestConfigSchema.default({}),
   /** Sizing and risk limits of the trading engine (engine/engine_support.ts). */

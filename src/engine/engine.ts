@@ -1,7 +1,8 @@
 /**
- * TradingEngine: the strategy → sizing → risk → orders stage of the chain, shared by backtest and
- * paper/live driving. It is a runner `Strategy` (src/backtest/runner.ts): the driver feeds it
- * market events on a clock and places the intents it returns on a venue.
+ * TradingEngine: the strategy → sizing → risk → orders stage of the chain, the centre that
+ * backtest, paper and live trading drive. It is a `Trader` (engine/contract.ts): a driver
+ * (backtest/runner.ts over stored data, live/live_driver.ts over the live feed) feeds it market
+ * events on a clock and places the intents it returns on a venue (venue/venue.ts).
  *
  * Per market event:
  *  1. closed bars are cut from the stream (BarBuilder: trades in raw replays, stored candles in
@@ -17,7 +18,6 @@
  * Positions closed by the venue (stop, target, trailing, liquidation) are reported to the strategy
  * through `onPositionClosed`. Units: prices USDT, sizes base coin, times epoch ms UTC.
  */
-import type { Intent, OrderIntent, Strategy, StrategyContext } from "../backtest/runner.ts";
 import type { ContractSpec } from "../market/contracts.ts";
 import type { MarketEvent } from "../market/events.ts";
 import { RiskManager, type RiskPosition, type RiskState } from "../risk/limits.ts";
@@ -38,9 +38,9 @@ import type {
   StrategyView,
   TradingStrategy,
 } from "../strategy/types.ts";
-import type { SimExchange } from "../venue/sim_exchange.ts";
 import type { SimPosition, TriggerType, VenueEvent } from "../venue/types.ts";
 import { BarBuilder } from "./bar_builder.ts";
+import type { DepthView, Intent, OrderIntent, StrategyContext, Trader } from "./contract.ts";
 import {
   type EngineConfig,
   type EngineDecision,
@@ -57,7 +57,7 @@ export interface SymbolFilter {
 
 const YEAR_MS = 365 * 86_400_000;
 
-export class TradingEngine implements Strategy {
+export class TradingEngine implements Trader {
   readonly name: string;
   readonly risk: RiskManager;
   /** Every entry decision with its sizing and risk outcome (diagnostics, tests). */
@@ -72,13 +72,15 @@ export class TradingEngine implements Strategy {
   /** Symbols with an exit order in flight → time it was sent (ms). */
   private readonly exitSent = new Map<string, number>();
   private readonly returns: ReturnSeries;
-  private venue: SimExchange | null = null;
+  private depth: DepthView | null = null;
   private ctx: StrategyContext | null = null;
   private view: StrategyView | null = null;
   private day = -1;
   private startOfDayEquity = NaN;
   private peakEquity = NaN;
   private halted = false;
+  /** Warm-up: indicators advance, nothing is signalled, sized or recorded (setWarmingUp). */
+  private warming = false;
   private readonly triggerType: TriggerType;
 
   /**
@@ -102,8 +104,8 @@ export class TradingEngine implements Strategy {
     for (const i of intervals) this.bars.set(i, []);
   }
 
-  attach(venue: SimExchange, ctx: StrategyContext): void {
-    this.venue = venue;
+  attach(depth: DepthView, ctx: StrategyContext): void {
+    this.depth = depth;
     this.ctx = ctx;
     this.view = this.makeView(ctx);
   }
@@ -144,7 +146,7 @@ export class TradingEngine implements Strategy {
       }
     }
     if (this.strategy.onEvent) (pending ??= []).push(this.strategy.onEvent(ev, view));
-    if (closed.length > 0) this.killSwitches(out);
+    if (closed.length > 0 && !this.warming) this.killSwitches(out);
     if (pending === null) return out.length > 0 ? out : undefined;
     if (pending.some((p) => p instanceof Promise)) {
       const all = pending;
@@ -157,20 +159,37 @@ export class TradingEngine implements Strategy {
     return out.length > 0 ? out : undefined;
   }
 
+  /**
+   * Warm-up switch (live start): while on, events advance bars, indicators and the strategy's
+   * own state, but `tradable` is false for every symbol and any signal is dropped — no decision
+   * is sized, recorded or returned, and the kill-switches are not evaluated.
+   */
+  setWarmingUp(on: boolean): void {
+    this.warming = on;
+  }
+
   onVenueEvent(ev: VenueEvent): void {
-    if (ev.type !== "fill" && ev.type !== "liquidation") return;
-    const pos = this.position(ev.symbol);
-    if (pos && !this.opened.has(ev.symbol)) this.opened.set(ev.symbol, ev.ts);
+    if (ev.type === "fill" || ev.type === "liquidation") {
+      const reason = ev.type === "liquidation" ? "liquidation" : planReason(ev.planType);
+      this.syncPosition(ev.symbol, ev.ts, reason);
+    } else if (ev.type === "positions") {
+      // A venue that reports positions apart from fills (Bitget's `positions` push can follow
+      // the fill push): the same open/flat transitions, per symbol.
+      const symbols = new Set([...this.opened.keys(), ...ev.positions.map((p) => p.symbol)]);
+      for (const s of symbols) this.syncPosition(s, ev.ts, "closed");
+    }
+  }
+
+  private syncPosition(symbol: string, ts: number, reason: string): void {
+    const pos = this.position(symbol);
+    if (pos && !this.opened.has(symbol)) this.opened.set(symbol, ts);
     if (pos) return;
     // Flat again: forget per-position state; tell the strategy when the venue closed it.
-    const wasOpen = this.opened.delete(ev.symbol);
-    this.stops.delete(ev.symbol);
-    this.trailing.delete(ev.symbol);
-    const byStrategy = this.exitSent.delete(ev.symbol);
-    if (wasOpen && !byStrategy) {
-      const reason = ev.type === "liquidation" ? "liquidation" : planReason(ev.planType);
-      this.strategy.onPositionClosed?.(ev.symbol, reason, ev.ts);
-    }
+    const wasOpen = this.opened.delete(symbol);
+    this.stops.delete(symbol);
+    this.trailing.delete(symbol);
+    const byStrategy = this.exitSent.delete(symbol);
+    if (wasOpen && !byStrategy) this.strategy.onPositionClosed?.(symbol, reason, ts);
   }
 
   onEnd(ctx: StrategyContext): Intent[] {
@@ -190,7 +209,7 @@ export class TradingEngine implements Strategy {
       markPrice: (s) => this.position(s)?.markPrice ?? (ctx.mid(s) || ctx.lastPrice(s)),
       lastPrice: (s) => ctx.lastPrice(s),
       takerFeeRate: (s) => ctx.contract(s).takerFeeRate,
-      tradable: (s) => !ctx.inGap(s) && (this.scanner?.isTradable(s) ?? true),
+      tradable: (s) => !this.warming && !ctx.inGap(s) && (this.scanner?.isTradable(s) ?? true),
       record: (s, n, v) => ctx.record(s, n, v),
     };
   }
@@ -254,7 +273,7 @@ export class TradingEngine implements Strategy {
   }
 
   private apply(signals: Signal[] | void, out: Intent[]): void {
-    if (!signals) return;
+    if (!signals || this.warming) return;
     for (const s of signals) {
       if (s.kind === "exit") {
         const p = this.position(s.symbol);
@@ -314,7 +333,9 @@ export class TradingEngine implements Strategy {
     const tp = s.takeProfitPrice === undefined
       ? undefined
       : roundStop(s.takeProfitPrice, s.side, spec, "tp");
-    const sized = this.size(s, spec, price, account.equity, stop);
+    const sized: SizeResult = s.fixedSize !== undefined
+      ? { size: s.fixedSize, notional: s.fixedSize * price, rawSize: s.fixedSize, reasons: [] }
+      : this.size(s, spec, price, account.equity, stop);
     decision.notes.push(...sized.reasons);
     const open = sized.size * Math.min(1, Math.max(0, s.sizeScale ?? 1));
     decision.sized = open;
@@ -398,7 +419,7 @@ export class TradingEngine implements Strategy {
       peakEquity: Number.isFinite(this.peakEquity) ? Math.max(this.peakEquity, equity) : equity,
       positions,
       spreadBps: ctx.spreadBps(symbol) || 0,
-      depthUsdt: (side) => this.venue!.depthUsdt(symbol, side),
+      depthUsdt: (side) => this.depth!.depthUsdt(symbol, side),
       returns: (s) => this.returns.get(s),
       liquidationPrice: cur ? this.position(symbol)?.liquidationPrice : undefined,
       markPrice: cur?.markPrice ?? price,

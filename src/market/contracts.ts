@@ -75,3 +75,13 @@ export function parseContract(o: Record<string, unknown>): ContractSpec {
     maxOrderQty: num(o, "maxOrderQty", Infinity),
   };
 }
+
+/** A size (base coin) as the decimal string Bitget expects: `volumePlace` decimals (API.md §4.1). */
+export function formatSize(spec: ContractSpec, size: number): string {
+  return size.toFixed(spec.volumePlace);
+}
+
+/** A price (USDT) as the decimal string Bitget expects: `pricePlace` decimals (API.md §4.1). */
+export function formatPrice(spec: ContractSpec, price: number): string {
+  return price.toFixed(spec.pricePlace);
+}

@@ -323,10 +323,129 @@ CREATE TABLE funding_times (
 ) STRICT, WITHOUT ROWID;
 `;
 
+// Trading (bitget-bot run, oms/): what the daemon ordered, what filled, the positions it knew and
+// its equity. Exchange values are kept as the exchange's exact decimal strings (TEXT) where the
+// exchange sent them (Bitget venue); the simulated venue's values are written with the contract's
+// price / size decimals. Wall times (`*_ts` written locally) are epoch ms; `engine_ts` and fill
+// `ts` are exchange time. `mode` separates paper, demo and live: each is its own account.
+const V3 = `
+-- key/value facts of this database's trading identity: 'oid_tag' = the random tag in every
+-- clientOid this database's daemon sends (bb<tag>-<run>-<seq>), so orders it finds on the
+-- exchange are recognised as its own.
+CREATE TABLE trading_meta (
+  key   TEXT NOT NULL PRIMARY KEY,
+  value TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+
+-- One row per order or plan, inserted (committed) BEFORE the request is sent.
+-- state: new (written, not yet sent) | sent (request on the wire) | unknown (no answer: being
+-- resolved by asking the exchange) | live | partially_filled | filled | cancelled | rejected |
+-- not_placed (the exchange never had it; never sent again after a restart).
+CREATE TABLE orders (
+  client_oid     TEXT    NOT NULL PRIMARY KEY,
+  mode           TEXT    NOT NULL CHECK (mode IN ('paper', 'demo', 'live')),
+  run_id         INTEGER NOT NULL,
+  seq            INTEGER NOT NULL,          -- per-run sequence (clientOid suffix)
+  kind           TEXT    NOT NULL CHECK (kind IN ('order', 'tpsl')),
+  symbol         TEXT    NOT NULL,
+  side           TEXT    NOT NULL,          -- order: buy|sell; tpsl: holdSide long|short
+  trade_side     TEXT,                      -- hedge mode: open|close
+  order_type     TEXT    NOT NULL,          -- market|limit; tpsl: pos_loss|pos_profit|moving_plan
+  size           TEXT    NOT NULL,          -- base coin as sent ('' = whole position, plans)
+  price          TEXT,                      -- limit price or plan trigger price as sent (USDT)
+  reduce_only    INTEGER NOT NULL DEFAULT 0,
+  force          TEXT,
+  preset_sl      TEXT,
+  preset_tp      TEXT,
+  range_rate     TEXT,                      -- moving_plan callback ratio
+  trigger_type   TEXT,                      -- plans: mark_price | fill_price
+  reason         TEXT,
+  state          TEXT    NOT NULL CHECK (state IN ('new', 'sent', 'unknown', 'live',
+                   'partially_filled', 'filled', 'cancelled', 'rejected', 'not_placed')),
+  venue_order_id TEXT,                      -- exchange orderId once known
+  filled_size    TEXT    NOT NULL DEFAULT '0',
+  avg_price      TEXT,
+  fee            TEXT,                      -- USDT paid so far (positive = paid)
+  reject_code    TEXT,
+  reject_msg     TEXT,
+  cancel_reason  TEXT,
+  adopted        INTEGER NOT NULL DEFAULT 0,  -- found on the exchange with our tag, not written by us first
+  place_attempts INTEGER NOT NULL DEFAULT 0,  -- place requests sent for this clientOid
+  engine_ts      INTEGER,                   -- engine (exchange) time of the decision
+  created_ts     INTEGER NOT NULL,
+  updated_ts     INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX orders_run_seq ON orders (mode, run_id, seq);
+CREATE INDEX orders_open ON orders (mode, state);
+
+-- One row per execution; trade_id = the exchange's trade id (the simulated venue numbers its
+-- fills sim-<orderId>-<n>). rowid orders fills as recorded (positions_snapshots.fills_through).
+CREATE TABLE fills (
+  id             INTEGER PRIMARY KEY,
+  trade_id       TEXT    NOT NULL UNIQUE,
+  mode           TEXT    NOT NULL CHECK (mode IN ('paper', 'demo', 'live')),
+  client_oid     TEXT    NOT NULL,
+  venue_order_id TEXT,
+  symbol         TEXT    NOT NULL,
+  side           TEXT    NOT NULL CHECK (side IN ('buy', 'sell')),  -- trade direction
+  price          TEXT    NOT NULL,          -- USDT
+  size           TEXT    NOT NULL,          -- base coin
+  fee            TEXT    NOT NULL,          -- USDT, positive = paid
+  liquidity      TEXT    CHECK (liquidity IN ('maker', 'taker')),
+  realized_pnl   REAL,                      -- USDT realized by the closing part
+  plan_type      TEXT,                      -- set when a triggered plan made the order
+  ts             INTEGER NOT NULL,          -- exchange fill time
+  recv_ts        REAL    NOT NULL,          -- local receive time
+  source         TEXT    NOT NULL CHECK (source IN ('push', 'rest', 'sim'))
+) STRICT;
+CREATE INDEX fills_order ON fills (client_oid);
+CREATE INDEX fills_mode_symbol ON fills (mode, symbol, id);
+
+-- Positions as the daemon knew them: one snapshot (snap) = one row per traded symbol and leg
+-- (a flat symbol has one row with hold_side 'flat' and size '0'). fills_through = the last
+-- fills.id accounted for, so expected position = last snapshot + fills after it (reconcile.ts).
+CREATE TABLE positions_snapshots (
+  id                INTEGER PRIMARY KEY,
+  snap              INTEGER NOT NULL,
+  mode              TEXT    NOT NULL CHECK (mode IN ('paper', 'demo', 'live')),
+  run_id            INTEGER NOT NULL,
+  ts                INTEGER NOT NULL,       -- wall ms
+  reason            TEXT    NOT NULL,       -- reconcile | adopt | flatten | status | stop
+  fills_through     INTEGER NOT NULL,
+  symbol            TEXT    NOT NULL,
+  hold_side         TEXT    NOT NULL CHECK (hold_side IN ('long', 'short', 'flat')),
+  size              TEXT    NOT NULL,       -- base coin
+  entry_price       REAL,
+  mark_price        REAL,
+  unrealized_pnl    REAL,
+  liquidation_price REAL,
+  leverage          REAL,
+  margin_mode       TEXT
+) STRICT;
+CREATE INDEX positions_snapshots_mode_symbol ON positions_snapshots (mode, symbol, snap);
+
+-- Account equity over time (USDT), every log.statusInterval and at stop.
+CREATE TABLE equity (
+  id             INTEGER PRIMARY KEY,
+  mode           TEXT    NOT NULL CHECK (mode IN ('paper', 'demo', 'live')),
+  run_id         INTEGER NOT NULL,
+  ts             INTEGER NOT NULL,          -- wall ms
+  engine_ts      INTEGER,                   -- exchange time
+  equity         REAL    NOT NULL,
+  balance        REAL    NOT NULL,
+  available      REAL    NOT NULL,
+  unrealized_pnl REAL    NOT NULL,
+  gross_notional REAL    NOT NULL,          -- Σ |size| × mark over open legs
+  drawdown       REAL    NOT NULL           -- 1 − equity / peak equity of the run
+) STRICT;
+CREATE INDEX equity_mode_ts ON equity (mode, ts);
+`;
+
 /** All migrations in order; `MIGRATIONS[i].version === i + 1`. Append, never edit. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "raw tables, aggregates, gaps, runs, ingest counts", sql: V1 },
   { version: 2, description: "unique keys for re-sent frames; funding_times", sql: V2 },
+  { version: 3, description: "trading: orders, fills, positions_snapshots, equity", sql: V3 },
 ];
 
 /** Schema version this program writes (= the last migration). */

@@ -8,9 +8,11 @@ import { createMicroswingStrategy } from "./microswing.ts";
 import { createMlStrategy } from "./ml.ts";
 import { createRegimeStrategy } from "./regime.ts";
 import { Scanner } from "./scanner.ts";
+import { createSmokeStrategy } from "./smoke.ts";
+import type { ContractSpec } from "../market/contracts.ts";
 import type { TradingStrategy } from "./types.ts";
 
-export const STRATEGY_NAMES = ["ml", "regime", "microswing"] as const;
+export const STRATEGY_NAMES = ["ml", "regime", "microswing", "smoke"] as const;
 export type StrategyName = typeof STRATEGY_NAMES[number];
 
 /** Thrown when a strategy cannot run on the given data (message says why and what to use). */
@@ -21,13 +23,15 @@ export class StrategyError extends Error {
 /**
  * Builds strategy `name`. `mode` is the replay mode: microswing needs order books and trades, so
  * it refuses candle-only data with a StrategyError. The ml strategy may load a model bundle
- * (BundleError / FeatureMismatchError on a bad one).
+ * (BundleError / FeatureMismatchError on a bad one). `smoke` (config `run.smoke`) sizes from the
+ * contract specs in `contracts`.
  */
 export async function createTradingStrategy(
   name: StrategyName,
   config: Config,
   modelPath: string | undefined,
   mode: "raw" | "candles",
+  contracts: readonly ContractSpec[] = [],
 ): Promise<TradingStrategy> {
   switch (name) {
     case "regime":
@@ -42,6 +46,14 @@ export async function createTradingStrategy(
       return createMicroswingStrategy(config.strategies.microswing);
     case "ml":
       return await createMlStrategy(config.strategies.ml, { modelPath });
+    case "smoke": {
+      const specs = new Map(contracts.map((c) => [c.symbol, c]));
+      return createSmokeStrategy(config.run.smoke, (s) => {
+        const c = specs.get(s);
+        if (!c) throw new StrategyError(`smoke: no contract spec for ${s}`);
+        return c;
+      });
+    }
   }
 }
 

@@ -48,6 +48,11 @@ export interface EnterSignal {
   trailingRatio?: number;
   /** Multiplier on the engine's computed size, in (0, 1] (e.g. 0.5 when volatility is high). */
   sizeScale?: number;
+  /**
+   * Exact order size (base coin, a lot multiple): the engine skips sizing; the RiskManager's
+   * limits still apply. For deployment checks (the `smoke` strategy), not for trading.
+   */
+  fixedSize?: number;
   /** Probability that the trade wins (fractional-Kelly sizing). */
   winProb?: number;
   /** Average win / average loss (fractional-Kelly sizing). */

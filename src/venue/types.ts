@@ -143,6 +143,10 @@ export interface FillEvent {
   realizedPnl: number;
   /** Set when the order was submitted by a triggered plan (stop-loss, take-profit, trailing). */
   planType?: PlanType;
+  /** Exchange trade id (Bitget `tradeId`); absent on the simulated exchange. */
+  tradeId?: string;
+  /** The exchange's exact decimal strings (Bitget venue); absent on the simulated exchange. */
+  exact?: { price: string; size: string; fee: string };
 }
 
 export interface OrderUpdateEvent {
@@ -243,12 +247,28 @@ export interface PlanEvent {
   plan: SimPlanOrder;
 }
 
+/** The venue's positions changed (Bitget `positions` push, or a REST re-read): all open legs. */
+export interface PositionsEvent {
+  type: "positions";
+  ts: number;
+  positions: SimPosition[];
+}
+
+/** The account changed (Bitget `account` push, or a REST re-read). */
+export interface AccountEvent {
+  type: "account";
+  ts: number;
+  account: SimAccount;
+}
+
 export type VenueEvent =
   | FillEvent
   | OrderUpdateEvent
   | FundingPaymentEvent
   | LiquidationEvent
-  | PlanEvent;
+  | PlanEvent
+  | PositionsEvent
+  | AccountEvent;
 
 /** Venue configuration. */
 export interface SimExchangeConfig {
