@@ -12,6 +12,7 @@ export const BUNDLE_ENTRIES: Record<string, string> = {
   "ingest_worker.js": "src/ingest/ingest_worker.ts",
   "hist_worker.js": "src/model/train/hist_worker.ts",
   "score_worker.js": "src/features/score_worker.ts",
+  "record_worker.js": "src/live/record_worker.ts",
 };
 
 /** onnxruntime-web's WASM binary and the emscripten glue module it imports at run time. */

@@ -34,6 +34,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "replay stored data through features → model → strategy → risk → simulated exchange",
     load: async () => (await import("./cli/backtest.ts")).backtestCommand,
   },
+  run: {
+    summary: "the trading daemon: strategy on the live feed, paper / demo / live orders",
+    load: async () => (await import("./cli/run.ts")).runCommand,
+  },
+  account: {
+    summary: "balances, positions and open orders on Bitget (read only: do my keys work?)",
+    load: async () => (await import("./cli/account.ts")).accountCommand,
+  },
   stats: {
     summary: "row counts, time spans, gaps and checksum failures per table and symbol",
     load: async () => (await import("./cli/stats.ts")).statsCommand,

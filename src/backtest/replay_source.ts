@@ -67,6 +67,12 @@ export interface ReplaySourceOptions {
   tickSizes?: Readonly<Record<string, number>>;
   /** Raw mode: order-book channel to replay (see `bookChannel`). Default "auto". */
   bookChannel?: "auto" | "books" | "books15";
+  /**
+   * Raw mode: `ts` (default) replays in exchange-time order; `recv` in the order the recording
+   * process received the events (store/event_iterator.ts) — the order to reproduce a
+   * `bitget-bot run` from the database it recorded.
+   */
+  order?: "ts" | "recv";
 }
 
 /** A period without trustworthy data for `symbol`, [startTs, endTs] in epoch ms. */
@@ -89,11 +95,14 @@ export class ReplayError extends Error {
  */
 export class ReplaySource {
   readonly gaps: GapWindow[];
-  readonly opts: Required<Omit<ReplaySourceOptions, "book" | "tickSizes" | "bookChannel">> & {
-    bookChannel: "auto" | "books" | "books15";
-    book: Required<SyntheticBookModel>;
-    tickSizes: Readonly<Record<string, number>>;
-  };
+  readonly opts:
+    & Required<Omit<ReplaySourceOptions, "book" | "tickSizes" | "bookChannel" | "order">>
+    & {
+      order: "ts" | "recv";
+      bookChannel: "auto" | "books" | "books15";
+      book: Required<SyntheticBookModel>;
+      tickSizes: Readonly<Record<string, number>>;
+    };
 
   /** Throws ReplayError on an empty symbol list, from ≥ to, or a non-positive book parameter. */
   constructor(private readonly store: Store, opts: ReplaySourceOptions) {
@@ -124,6 +133,7 @@ export class ReplaySource {
       book,
       tickSizes: opts.tickSizes ?? {},
       bookChannel: opts.bookChannel ?? "auto",
+      order: opts.order ?? "ts",
     };
     intervalMs(this.opts.interval); // validates the interval (StoreError on an unknown one)
     this.gaps = [];
@@ -156,6 +166,7 @@ export class ReplaySource {
         bookChannels: [this.bookChannel],
         // The venue keeps the book; consumers read the top from it (no second rebuild here).
         bookTops: false,
+        order: this.opts.order,
       });
     }
     return this.candleEvents();

@@ -151,6 +151,7 @@ export async function runPlan(plan: BacktestPlan): Promise<BacktestRun> {
       book: bt.book,
       tickSizes: Object.fromEntries(contracts.map((c) => [c.symbol, c.tickSize])),
       bookChannel: bt.bookChannel,
+      order: bt.order,
     });
     if (mode === "raw") {
       // Book-reading strategies follow the book the venue trades on.

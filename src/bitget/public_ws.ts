@@ -59,6 +59,11 @@ export interface PublicWsOptions {
   /** Name used in logs (e.g. `shard-0`). */
   name?: string;
   logger?: Logger;
+  /**
+   * Receive clock (epoch ms) stamped on every frame; default `Date.now` (ms resolution). The
+   * trading daemon passes a µs clock so frames of one connection never share a receive time.
+   */
+  recvClock?: () => number;
 }
 
 export interface SubscribeErrorInfo {
@@ -382,7 +387,7 @@ export class PublicWsConnection {
   private onMessage(data: unknown): void {
     this.lastRecv = performance.now();
     this.counters.framesReceived++;
-    const recvTs = Date.now();
+    const recvTs = this.opts.recvClock ? this.opts.recvClock() : Date.now();
     if (typeof data !== "string") {
       this.handlers.onMalformed?.(malformed("binary", "binary message", "<binary>"));
       return;

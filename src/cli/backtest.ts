@@ -41,6 +41,8 @@ const USAGE = `usage: bitget-bot backtest <db> [options]
                        (e.g. sample/rest/contracts.json)
   --mode M             auto | raw | candles (default: backtest.mode)
   --interval I         1m | 15m candle interval for candle replays (default: backtest.interval)
+  --order O            ts | recv: raw replay in exchange-time or receive order (default:
+                       backtest.order; recv reproduces a \`run\` from the database it recorded)
   --check-lookahead    rerun on data cut at backtest.lookaheadCuts points; list changed signals
   --no-report          skip report.html
   --quiet              no summary table
@@ -71,6 +73,7 @@ function parse(argv: string[]): Args | "help" {
       contracts: { type: "string" },
       mode: { type: "string" },
       interval: { type: "string" },
+      order: { type: "string" },
       "check-lookahead": { type: "boolean" },
       "no-report": { type: "boolean" },
       quiet: { type: "boolean" },
@@ -94,6 +97,12 @@ function parse(argv: string[]): Args | "help" {
       throw new UsageError(`--interval: expected 1m or 15m, got ${values.interval}`);
     }
     bt.interval = values.interval;
+  }
+  if (values.order !== undefined) {
+    if (values.order !== "ts" && values.order !== "recv") {
+      throw new UsageError(`--order: expected ts or recv, got ${values.order}`);
+    }
+    bt.order = values.order;
   }
   const strategy = values.strategy ?? bt.strategy;
   if (!(STRATEGIES as readonly string[]).includes(strategy)) {

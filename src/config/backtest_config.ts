@@ -39,6 +39,11 @@ export const BacktestConfigSchema = z.object({
    * auto (books15 when present). Strategies reading the book are switched to the same channel.
    */
   bookChannel: z.enum(["auto", "books15", "books"]).default("auto"),
+  /**
+   * Raw replays: `ts` = exchange-time order; `recv` = the order the recording process received
+   * the events in (use it to reproduce a `run` from the database it recorded).
+   */
+  order: z.enum(["ts", "recv"]).default("ts"),
   /** Candle interval of candle replays (and the engine's primary bar interval). */
   interval: z.enum(["1m", "15m"]).default("1m"),
   /** Starting cash (USDT). */

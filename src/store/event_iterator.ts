@@ -40,6 +40,13 @@ export interface IterateOptions {
   bookTops?: boolean;
   /** Candle intervals when `candle` is replayed; default ["1m"]. */
   candleIntervals?: readonly string[];
+  /**
+   * `ts` (default): exchange time, then receive time. `recv`: local receive time first — the
+   * order a live process met the events in, which is what a replay must follow to reproduce the
+   * decisions of the run that recorded them (the daemon stamps every frame with its own µs
+   * receive time). The range [from, to) still bounds the exchange time.
+   */
+  order?: "ts" | "recv";
 }
 
 interface Cursor {
@@ -82,6 +89,7 @@ export function* iterateEvents(store: Store, opts: IterateOptions): Generator<Ma
   const kinds = new Set(opts.kinds ?? ["book", "trade", "ticker", "mark", "funding", "oi"]);
   const channels = new Set(opts.bookChannels ?? ["books", "books15"]);
   const tops = opts.bookTops !== false;
+  const byRecv = opts.order === "recv";
   const cursors: Cursor[] = [];
   const books = new Map<string, { book: OrderBook; ready: boolean }>();
   const add = (stmt: StatementSync, params: (string | number)[], map: (r: Row) => MarketEvent) => {
@@ -89,7 +97,9 @@ export function* iterateEvents(store: Store, opts: IterateOptions): Generator<Ma
   };
   for (const symbol of opts.symbols) {
     const p = [symbol, opts.from, opts.to];
-    const prep = (sql: string) => store.db.prepare(sql);
+    // Receive order: the same statements sorted by receive time first (ties keep their order).
+    const prep = (sql: string) =>
+      store.db.prepare(byRecv ? sql.replace(/ORDER BY ts\b/, "ORDER BY recv_ts, ts") : sql);
     if (kinds.has("book") && channels.has("books")) {
       const state = { book: new OrderBook(), ready: false };
       books.set(symbol, state);
@@ -117,7 +127,8 @@ export function* iterateEvents(store: Store, opts: IterateOptions): Generator<Ma
     if (kinds.has("mark")) add(prep(SOURCES.mark_prices.sql), p, toMark);
     if (kinds.has("funding")) add(prep(SOURCES.funding_rates.sql), p, toFunding);
     if (kinds.has("oi")) add(prep(SOURCES.open_interest.sql), p, toOi);
-    if (kinds.has("gap")) add(prep(SOURCES.gaps.sql), p, toGap);
+    // Gaps carry no receive time: they keep exchange-time order in either mode.
+    if (kinds.has("gap")) add(store.db.prepare(SOURCES.gaps.sql), p, toGap);
     if (kinds.has("candle")) {
       for (const iv of opts.candleIntervals ?? ["1m"]) {
         const w = intervalMs(iv);
@@ -137,8 +148,9 @@ export function* iterateEvents(store: Store, opts: IterateOptions): Generator<Ma
     if (r.done) return false;
     const ev = c.map(r.value as Row);
     c.head = ev;
-    c.key = ev.kind === "candle" ? ev.ts + intervalMs(ev.interval) : ev.ts;
-    c.recv = ev.recvTs;
+    const t = ev.kind === "candle" ? ev.ts + intervalMs(ev.interval) : ev.ts;
+    c.key = byRecv ? ev.recvTs : t;
+    c.recv = byRecv ? t : ev.recvTs;
     c.rank = RANK[ev.kind];
     return true;
   };
