@@ -1,0 +1,153 @@
+/**
+ * Harness of the trading-daemon tests: the real loopback simulator (in-process, real sockets)
+ * and the real daemon — in-process through `runDaemon` (parity, with the decision values), or as
+ * the `bitget-bot run` CLI in a child process with the product's permission set (signals, exit
+ * codes, SIGKILL). Keys for the simulator's private API are test values, never real ones.
+ */
+import { DatabaseSync } from "node:sqlite";
+import { type Config, parseConfig } from "../../src/config/config.ts";
+import { type DaemonSummary, runDaemon } from "../../src/live/daemon.ts";
+import { createLogger, type Logger } from "../../src/ops/log.ts";
+import type { Simulator } from "../../src/simulator/server.ts";
+import { ROOT } from "./collect_harness.ts";
+
+/** Credentials the tests give the simulator and the daemon (not real Bitget keys). */
+export const TEST_KEYS = {
+  apiKey: "bb-test-key-7f3a91c2",
+  secret: "bb-test-secret-5d8e20b4c6a1",
+  passphrase: "bb-test-pass-93kq",
+};
+
+export const TEST_ENV = {
+  BITGET_API_KEY: TEST_KEYS.apiKey,
+  BITGET_API_SECRET: TEST_KEYS.secret,
+  BITGET_PASSPHRASE: TEST_KEYS.passphrase,
+};
+
+/** Config YAML of the daemon tests: short intervals, no warm-up, JSON logs. */
+export function runConfigYaml(extra = ""): string {
+  return `
+log:
+  statusInterval: 1s
+  format: json
+ws:
+  reconnectMinDelay: 100ms
+  reconnectMaxDelay: 1s
+  pingInterval: 2s
+  staleAfter: 5s
+store:
+  batchMaxAge: 100ms
+run:
+  warmup: 0
+  killFileInterval: 200ms
+  smoke:
+    interval: 5s
+    maxRoundTrips: 4
+${extra}`;
+}
+
+/** Runs the daemon in-process against `sim` until `until()` holds, then stops it. */
+export async function runInProcess(
+  sim: Simulator,
+  o: {
+    dir: string;
+    mode: "paper" | "live";
+    strategy: Config["run"]["strategy"];
+    symbols?: string[];
+    configYaml?: string;
+    until: () => boolean | Promise<boolean>;
+    timeoutMs?: number;
+    logger?: Logger;
+  },
+): Promise<{ summary: DaemonSummary; db: string; config: Config }> {
+  const yaml = (await import("yaml")).default;
+  const config = parseConfig(yaml.parse(o.configYaml ?? runConfigYaml()) ?? {}, "test");
+  const db = `${o.dir}/bitget.db`;
+  config.run.db = db;
+  config.run.killFile = `${o.dir}/KILL`;
+  config.run.mode = o.mode;
+  config.run.strategy = o.strategy;
+  const ac = new AbortController();
+  const logs: string[] = [];
+  const daemon = runDaemon({
+    config,
+    run: config.run,
+    symbols: o.symbols ?? ["BTCUSDT", "ETHUSDT"],
+    restUrl: sim.restUrl,
+    wsPublicUrl: sim.wsUrl,
+    wsPrivateUrl: sim.wsUrl.replace("/public", "/private"),
+    credentials: o.mode === "live" ? TEST_KEYS : null,
+    logger: o.logger ?? createLogger({ format: "json", sink: (l) => logs.push(l) }),
+    signal: ac.signal,
+    keepRecords: true,
+  });
+  const deadline = Date.now() + (o.timeoutMs ?? 90_000);
+  let failed: unknown = null;
+  daemon.catch((e) => (failed = e));
+  while (!failed && !(await o.until()) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  ac.abort();
+  if (failed) throw failed;
+  const summary = await daemon;
+  return { summary, db, config };
+}
+
+/** Rows of `sql` from a database file (read-only connection). */
+export function rows<T = Record<string, unknown>>(path: string, sql: string, ...args: unknown[]) {
+  const d = new DatabaseSync(path, { readOnly: true });
+  try {
+    return d.prepare(sql).all(...(args as (string | number)[])) as T[];
+  } finally {
+    d.close();
+  }
+}
+
+export interface RunProc {
+  child: Deno.ChildProcess;
+  done: Promise<{ code: number; signal: string | null; stdout: string; stderr: string }>;
+}
+
+/** Spawns `bitget-bot run` with the product's permissions (net: loopback only). */
+export function spawnRun(dir: string, args: string[], env: Record<string, string> = {}): RunProc {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      `--allow-read=src,models,node_modules,${dir}`,
+      `--allow-write=${dir}`,
+      "--allow-env=BITGET_*,LOG_TOKENS,LOG_STREAM",
+      "--allow-sys=hostname",
+      "--unstable-worker-options",
+      "src/main.ts",
+      "run",
+      "--config",
+      `${dir}/config.yaml`,
+      "--db",
+      `${dir}/bitget.db`,
+      ...args,
+    ],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    // Real keys a developer may have exported never reach a test daemon.
+    env: {
+      NO_COLOR: "1",
+      BITGET_API_KEY: "",
+      BITGET_API_SECRET: "",
+      BITGET_PASSPHRASE: "",
+      ...env,
+    },
+  }).spawn();
+  const done = (async () => {
+    const out = await child.output();
+    const dec = new TextDecoder();
+    return {
+      code: out.code,
+      signal: out.signal,
+      stdout: dec.decode(out.stdout),
+      stderr: dec.decode(out.stderr),
+    };
+  })();
+  return { child, done };
+}
