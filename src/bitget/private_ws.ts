@@ -133,7 +133,7 @@ export interface PrivateWsStats {
 const AUTH_HINTS: Record<number, string> = {
   30005: "login failed",
   30011: "invalid API key: check BITGET_API_KEY",
-  30012: "invalid passphrase: check BITGET_API_PASSPHRASE",
+  30012: "invalid passphrase: check BITGET_PASSPHRASE",
   30013: "invalid timestamp: the login timestamp must be Unix seconds near server time",
   30014: "login timestamp expired: check the machine clock (the client applies server time)",
   30015: "invalid signature: BITGET_API_SECRET does not belong to BITGET_API_KEY",
@@ -415,7 +415,7 @@ export class BitgetPrivateWs {
     this.authFailuresInRow++;
     const what = (code !== null && AUTH_HINTS[code]) || "login refused";
     const line = `Bitget private WebSocket login refused (code ${code ?? "?"}: ${msg || what}): ` +
-      `${what}; check BITGET_API_KEY / BITGET_API_SECRET / BITGET_API_PASSPHRASE; ${ENV_HINT}`;
+      `${what}; check BITGET_API_KEY / BITGET_API_SECRET / BITGET_PASSPHRASE; ${ENV_HINT}`;
     const giveUp = this.authFailuresInRow >= (this.opts.maxAuthFailures ?? 3);
     this.log.error("login refused", { code, giveUp });
     this.handlers.onAuthError?.(code, line);
