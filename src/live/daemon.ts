@@ -200,6 +200,7 @@ export async function runDaemon(o: DaemonOptions): Promise<DaemonSummary> {
     contracts: specs,
     log: log.child({ component: "oms" }),
     engineTime: () => driverRef?.engineTime ?? NaN,
+    positionMode: run.positionMode,
   });
   const reconcileNow = (phase: "start" | "reconnect" | "periodic") =>
     reconcile({

@@ -55,6 +55,11 @@ export interface OmsOptions {
   log: Logger;
   /** Engine (exchange) time of the current decision, ms. */
   engineTime: () => number;
+  /**
+   * The account's position mode. The engine thinks in one-way terms (one net position per
+   * symbol); on a hedge account its intents are translated (see `submit`). Default one_way.
+   */
+  positionMode?: "one_way" | "hedge";
   /** Wall clock, ms (tests may pin it). */
   now?: () => number;
   resolve?: Partial<ResolveSettings>;
@@ -112,8 +117,44 @@ export class OrderManager {
   /**
    * Places one intent. Returns nothing on a synchronous venue, else a Promise that settles when
    * the placement is accepted, refused or handed to resolution (it never rejects).
+   *
+   * Hedge accounts (API.md §5.3: `side` names the position, `tradeSide` opens or closes it): a
+   * reduce-only intent closes the leg it trades against (an exit `sell` closes the long leg:
+   * side buy, tradeSide close); an entry first closes the opposite leg, as a one-way account
+   * nets it, then opens the rest (the preset stop-loss / take-profit go with the opening order).
    */
   submit(it: Intent): void | Promise<void> {
+    if (this.o.positionMode !== "hedge" || it.kind === "tpsl") return this.place(it, null);
+    const closeLeg = (side: "buy" | "sell") => (side === "sell" ? "long" : "short");
+    if (it.reduceOnly) {
+      const leg = closeLeg(it.side);
+      return this.place({ ...it, side: leg === "long" ? "buy" : "sell" }, "close");
+    }
+    const opp = closeLeg(it.side);
+    const held = this.o.venue.positions().filter((p) =>
+      p.symbol === it.symbol && p.holdSide === opp
+    )
+      .reduce((t, p) => t + p.size, 0);
+    if (!(held > 0)) return this.place(it, "open");
+    const spec = this.o.contracts.get(it.symbol);
+    const closeSize = Math.min(held, it.size);
+    const openSize = spec ? Number((it.size - closeSize).toFixed(spec.volumePlace)) : 0;
+    const closing = this.place({
+      ...it,
+      side: opp === "long" ? "buy" : "sell",
+      size: closeSize,
+      reduceOnly: true,
+      stopLossPrice: undefined,
+      takeProfitPrice: undefined,
+    }, "close");
+    if (!(openSize > 0)) return closing;
+    const opening = () => this.place({ ...it, size: openSize }, "open");
+    if (closing instanceof Promise) return closing.then(opening);
+    return opening();
+  }
+
+  /** Journals and sends one order (hedge: with its tradeSide) or plan. */
+  private place(it: Intent, tradeSide: "open" | "close" | null): void | Promise<void> {
     const spec = this.o.contracts.get(it.symbol);
     if (!spec) {
       this.o.log.error("intent for a symbol without contract spec", { symbol: it.symbol });
@@ -172,13 +213,18 @@ export class OrderManager {
       return this.settle(clientOid, () => this.o.venue.placeTpsl(req));
     }
     const req = orderRequest(it, clientOid);
+    if (tradeSide !== null) {
+      req.tradeSide = tradeSide;
+      req.reduceOnly = undefined;
+    }
     this.o.journal.insert({
       ...base,
+      tradeSide,
       side: it.side,
       orderType: req.orderType,
       size: formatSize(spec, req.size),
       price: req.price === undefined ? null : formatPrice(spec, req.price),
-      reduceOnly: req.reduceOnly === true,
+      reduceOnly: req.reduceOnly === true || tradeSide === "close",
       force: req.force ?? null,
       presetSl: req.presetStopLossPrice === undefined
         ? null
@@ -373,7 +419,7 @@ export class OrderManager {
           orderType: row.orderType as "market" | "limit",
           size: Number(row.size),
           price: num(row.price),
-          reduceOnly: row.reduceOnly || undefined,
+          reduceOnly: row.tradeSide === null ? row.reduceOnly || undefined : undefined,
           tradeSide: (row.tradeSide ?? undefined) as "open" | "close" | undefined,
           force: (row.force ?? undefined) as "gtc" | "ioc" | "fok" | "post_only" | undefined,
           presetStopLossPrice: num(row.presetSl),
