@@ -35,7 +35,7 @@ function run(cwd: string, flags: string[], args: string[], extraRead: string) {
 
 Deno.test({
   name:
-    "compile-readiness: bundle runs replay, collect, stats, ONNX scoring, fit and backtest with baked flags",
+    "compile-readiness: bundle runs replay, collect, run (paper), stats, ONNX scoring, fit and backtest with baked flags",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -43,7 +43,15 @@ Deno.test({
     try {
       const files = await bundle(`${work}/app`);
       const names = files.map((f) => f.slice(f.lastIndexOf("/") + 1)).sort();
-      for (const want of ["main.js", "ingest_worker.js", "hist_worker.js", "score_worker.js"]) {
+      for (
+        const want of [
+          "main.js",
+          "ingest_worker.js",
+          "hist_worker.js",
+          "score_worker.js",
+          "record_worker.js",
+        ]
+      ) {
         assert.ok(names.includes(want), `bundle has ${want}: ${names.join(", ")}`);
       }
       assert.ok(
@@ -87,11 +95,37 @@ Deno.test({
         "--log-format",
         "json",
       ], "app").output();
+      // The trading daemon (paper: the simulated exchange on the simulator's book), with its
+      // recording worker loaded from the bundle.
+      const r = await run(work, flags, [
+        "run",
+        "--mode",
+        "paper",
+        "--strategy",
+        "smoke",
+        "--symbols",
+        "BTCUSDT",
+        "--db",
+        "data/r.db",
+        "--ws-url",
+        wsUrl,
+        "--rest-url",
+        restUrl,
+        "--duration",
+        "4s",
+        "--log-format",
+        "json",
+      ], "app").output();
       replay.kill("SIGTERM");
       await replay.status;
       reader.releaseLock();
       await replay.stdout.cancel().catch(() => {});
       assert.equal(c.code, 0, dec.decode(c.stderr) + dec.decode(c.stdout).slice(-2000));
+      assert.equal(r.code, 0, dec.decode(r.stderr) + dec.decode(r.stdout).slice(-2000));
+      const stopped = dec.decode(r.stdout).split("\n").find((l) => l.includes('"run stopped"'));
+      assert.ok(stopped, dec.decode(r.stdout).slice(-2000));
+      const sum = JSON.parse(stopped);
+      assert.ok(sum.fills >= 1 && sum.recordedRows > 100, stopped);
 
       const st = await run(work, flags, ["stats", "data/b.db", "--json"], "app").output();
       assert.equal(st.code, 0, dec.decode(st.stderr));
