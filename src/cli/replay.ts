@@ -1,12 +1,17 @@
 /**
  * `bitget-bot replay` — serve a recording as a loopback Bitget v2 exchange (public WS + REST market
- * endpoints) with fault injection. See src/simulator/server.ts for the protocol and endpoints.
+ * endpoints, and the private API over a simulated account trading against the replayed market)
+ * with fault injection. See src/simulator/server.ts for the protocol and endpoints.
  *
  * Prints one JSON line to stdout once listening:
- * `{"msg":"listening","port":N,"wsUrl":"ws://127.0.0.1:N/v2/ws/public","restUrl":"http://127.0.0.1:N"}`
+ * `{"msg":"listening","port":N,"wsUrl":"ws://127.0.0.1:N/v2/ws/public","restUrl":"http://127.0.0.1:N",
+ * "privateWsUrl":"ws://127.0.0.1:N/v2/ws/private","env":"live"}` — the last two only when an API
+ * key is configured (without one the private API answers 40006 and a note goes to stderr)
  * then serves until SIGINT/SIGTERM, closes every connection and exits 0. Logs (with --verbose) go
  * to stderr so stdout stays machine-readable. Needs only `--allow-net=127.0.0.1` and
- * `--allow-read` of the files it is given (the default contracts file is compiled in).
+ * `--allow-read` of the files it is given (the default contracts file is compiled in); with
+ * `--allow-env=BITGET_*` the private API's key may come from BITGET_API_KEY / BITGET_API_SECRET /
+ * BITGET_PASSPHRASE instead of the flags. Keys are never printed or logged.
  *
  * Exit codes: 0 after a signal, 2 for bad arguments or unusable input files, 1 for runtime
  * failures (e.g. port in use).
@@ -25,7 +30,9 @@ import {
 const USAGE = `usage: bitget-bot replay <recording.jsonl[.gz]> [options]
 
 Serves a Bitget v2 public-WebSocket recording on ws://HOST:PORT/v2/ws/public and the public REST
-market endpoints on http://HOST:PORT/api/v2/..., until SIGINT/SIGTERM.
+market endpoints on http://HOST:PORT/api/v2/..., until SIGINT/SIGTERM. A simulated account trades
+against the replayed market through Bitget's signed private REST (/api/v2/mix/account|position|
+order/...) and the private WebSocket ws://HOST:PORT/v2/ws/private.
 
 options:
   --port P                          listen port (default 0 = ephemeral)
@@ -37,7 +44,18 @@ options:
   --history-candles SYMBOL:INTERVAL:FILE   candle CSV for history-candles (repeatable), e.g. BTCUSDT:1m:btc_1m.csv
   --history-funding SYMBOL:FILE     funding CSV for history-fund-rate (repeatable)
   --fault SPEC                      arm a fault (repeatable): drop@N, stall@N:MS, malformed@N, error@N:CODE,
-                                    checksum@N, reject:CHANNEL:INSTID[:K], rest429:N
+                                    checksum@N, reject:CHANNEL:INSTID[:K], rest429:N, order-timeout@N,
+                                    private-drop@N, reject-order:CODE[:K]
+  --api-key KEY --api-secret SECRET --passphrase PASS
+                                    the private API's key (all three; default: BITGET_API_KEY,
+                                    BITGET_API_SECRET, BITGET_PASSPHRASE if readable; else no key
+                                    and every private request gets 40006)
+  --env live|demo                   demo: private requests must carry "paptrading: 1", live: must not
+                                    (else 40099; default live)
+  --balance USDT                    initial balance of the simulated account (default 10000)
+  --position-mode one_way|hedge     initial position mode (default one_way)
+  --margin-mode isolated|crossed    initial margin mode, all symbols (default isolated)
+  --leverage N                      default leverage of every symbol (default 10)
   --verbose                         log connections and faults to stderr (JSON lines)
   --no-relay                        serve without the TCP relay (one copy less per byte; drop@N
                                     then closes with a close frame instead of cutting the socket)
@@ -98,6 +116,14 @@ function parse(argv: string[]): SimulatorOptions | "help" {
         "history-candles": { type: "string", multiple: true },
         "history-funding": { type: "string", multiple: true },
         fault: { type: "string", multiple: true },
+        "api-key": { type: "string" },
+        "api-secret": { type: "string" },
+        passphrase: { type: "string" },
+        env: { type: "string" },
+        balance: { type: "string" },
+        "position-mode": { type: "string" },
+        "margin-mode": { type: "string" },
+        leverage: { type: "string" },
         verbose: { type: "boolean" },
         "no-relay": { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -127,6 +153,28 @@ function parse(argv: string[]): SimulatorOptions | "help" {
       throw new UsageError(`--fault: ${(e as Error).message}`);
     }
   }
+  const keyFlags = [v["api-key"], v["api-secret"], v.passphrase];
+  if (
+    keyFlags.some((x) => x !== undefined) && !keyFlags.every((x) => x !== undefined && x !== "")
+  ) {
+    throw new UsageError("--api-key, --api-secret and --passphrase go together (all three)");
+  }
+  const env = v.env ?? "live";
+  if (env !== "live" && env !== "demo") {
+    throw new UsageError(`--env must be live or demo, got "${env}"`);
+  }
+  const positionMode = v["position-mode"] ?? "one_way";
+  if (positionMode !== "one_way" && positionMode !== "hedge") {
+    throw new UsageError(`--position-mode must be one_way or hedge, got "${positionMode}"`);
+  }
+  const marginMode = v["margin-mode"] ?? "isolated";
+  if (marginMode !== "isolated" && marginMode !== "crossed") {
+    throw new UsageError(`--margin-mode must be isolated or crossed, got "${marginMode}"`);
+  }
+  const balance = v.balance === undefined ? 10_000 : Number(v.balance);
+  if (v.balance !== undefined && !(/^\d+(\.\d+)?$/.test(v.balance) && Number.isFinite(balance))) {
+    throw new UsageError(`--balance must be a non-negative number of USDT, got "${v.balance}"`);
+  }
   return {
     recording: positionals[0],
     hostname: v.host ?? "127.0.0.1",
@@ -140,6 +188,14 @@ function parse(argv: string[]): SimulatorOptions | "help" {
     historyCandles: (v["history-candles"] ?? []).map(parseCandles),
     historyFunding: (v["history-funding"] ?? []).map(parseFunding),
     faults,
+    credentials: v["api-key"] === undefined
+      ? undefined
+      : { apiKey: v["api-key"], secret: v["api-secret"]!, passphrase: v.passphrase! },
+    env,
+    balance,
+    positionMode,
+    marginMode,
+    leverage: v.leverage === undefined ? 10 : parseInt10(v.leverage, "--leverage", 1, 1000),
     relay: !v["no-relay"],
     logger: v.verbose
       ? createLogger({ format: "json", sink: (l) => console.error(l) }, { cmd: "replay" })
@@ -174,9 +230,22 @@ export async function replayCommand(argv: string[]): Promise<number> {
   let onSignal = () => {};
   const stopped = new Promise<void>((resolve) => (onSignal = resolve));
   for (const sig of signals) Deno.addSignalListener(sig, onSignal);
-  console.log(
-    JSON.stringify({ msg: "listening", port: sim.port, wsUrl: sim.wsUrl, restUrl: sim.restUrl }),
-  );
+  const line: Record<string, unknown> = {
+    msg: "listening",
+    port: sim.port,
+    wsUrl: sim.wsUrl,
+    restUrl: sim.restUrl,
+  };
+  if (sim.privateApi) {
+    line.privateWsUrl = sim.privateWsUrl;
+    line.env = opts.env ?? "live";
+  } else {
+    console.error(
+      "bitget-bot replay: no API key (--api-key/--api-secret/--passphrase or BITGET_* with " +
+        "--allow-env): private requests get 40006",
+    );
+  }
+  console.log(JSON.stringify(line));
   await stopped;
   for (const sig of signals) Deno.removeSignalListener(sig, onSignal);
   await sim.close();

@@ -131,6 +131,8 @@ function openStore(path: string): Store {
 export async function runDaemon(o: DaemonOptions): Promise<DaemonSummary> {
   const { config, run, logger: log } = o;
   const mode = run.mode;
+  // Before anything is read or written: trading on Bitget needs its keys.
+  if (mode !== "paper" && !o.credentials) throw new DaemonError(missingKeysLine(mode), 2);
   const rest = new BitgetPublicRest({
     baseUrl: o.restUrl,
     productType: config.exchange.productType,
@@ -169,14 +171,11 @@ export async function runDaemon(o: DaemonOptions): Promise<DaemonSummary> {
       });
       venue = sim;
     } else {
-      if (!o.credentials) {
-        throw new DaemonError(missingKeysLine(mode), 2);
-      }
       session = await openExchangeSession({
         mode,
         restUrl: o.restUrl,
         wsPrivateUrl: o.wsPrivateUrl,
-        credentials: o.credentials,
+        credentials: o.credentials!,
         config,
         run,
         contracts: contracts.specs,

@@ -435,8 +435,11 @@ export class OrderManager {
     }
   }
 
-  /** Filled size, average price and fee of a venue order as journal strings. */
+  /** Filled size, average price and fee of a venue order as journal strings (exact if given). */
   private progress(o: SimOrder, symbol: string): Partial<OrderRow> {
+    if (o.exact) {
+      return { filledSize: o.exact.filledSize, avgPrice: o.exact.avgPrice, fee: o.exact.fee };
+    }
     const spec = this.o.contracts.get(symbol);
     if (!spec) return {};
     return {
@@ -489,7 +492,7 @@ export class OrderManager {
       side: o.side,
       tradeSide: o.tradeSide,
       orderType: o.orderType,
-      size: spec ? formatSize(spec, o.size) : String(o.size),
+      size: o.exact?.size ?? (spec ? formatSize(spec, o.size) : String(o.size)),
       price: o.price === null ? null : spec ? formatPrice(spec, o.price) : String(o.price),
       reduceOnly: o.reduceOnly,
       force: o.force,
@@ -500,9 +503,10 @@ export class OrderManager {
       reason: "adopted",
       state: stateOf(o.status),
       venueOrderId: o.orderId,
-      filledSize: spec ? formatSize(spec, o.filledSize) : String(o.filledSize),
-      avgPrice: o.filledSize > 0 ? String(o.avgPrice) : null,
-      fee: o.fee.toFixed(8),
+      filledSize: "0",
+      avgPrice: null,
+      fee: null,
+      ...this.progress(o, o.symbol),
       rejectCode: null,
       rejectMsg: null,
       cancelReason: o.cancelReason,

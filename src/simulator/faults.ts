@@ -2,7 +2,8 @@
  * Fault injection for the loopback simulator: specs, parsing, and the board that hands each
  * fault to the first connection (or REST request) that reaches it.
  *
- * Spec grammar (N = the connection's count of recorded data frames sent so far):
+ * Spec grammar (public `@N` faults: N = the connection's count of recorded data frames sent so
+ * far; private faults: see each row):
  *
  * | spec | effect |
  * |---|---|
@@ -12,10 +13,18 @@
  * | `error@N:CODE` | after N frames, send `{"event":"error","code":CODE,"msg":…}` and close (1000) |
  * | `checksum@N` | the first `books` update sent after N frames carries a wrong `checksum` |
  * | `reject:CHANNEL:INSTID[:K]` | subscribes to that key get error 30001 (every time, or the next K times) |
- * | `rest429:N` | the next N REST requests get HTTP 429 |
+ * | `rest429:N` | the next N REST requests (public or private) get HTTP 429 |
+ * | `order-timeout@N` | the Nth `place-order` request counted from when the fault is armed (one that passed authentication, rate limiting and parameter checks) is executed, but its HTTP response is never sent: the client's TCP connection is cut through the relay (reset/EOF, no status line); without the relay the response body is aborted |
+ * | `private-drop@N` | the first private-WebSocket connection to have been sent N pushes (`{"action":…}` frames, subscribe snapshots included) is cut without a close frame |
+ * | `reject-order:CODE[:K]` | the next K (default 1) `place-order` requests are refused with Bitget code CODE (HTTP 400, Bitget's msg for the code, e.g. 43012 "Insufficient balance"); the exchange never sees them |
  *
  * `@N` faults fire once, on the first connection whose count reaches exactly N (a connection
  * already past N when the fault is added does not fire it; a later one will).
+ *
+ * `order-timeout` and HTTP keep-alive: a client that sent the request on a reused keep-alive
+ * connection may retry it by itself when that connection dies without a response (Deno's fetch
+ * does — hyper treats it as a stale pooled connection), so the retry meets 40786 "Duplicate
+ * clientOid"; on a fresh connection the client sees the failure (tests use one per request).
  */
 
 export type FrameFault =
@@ -28,7 +37,10 @@ export type FrameFault =
 export type FaultSpec =
   | FrameFault
   | { kind: "reject"; channel: string; instId: string; times: number | null }
-  | { kind: "rest429"; count: number };
+  | { kind: "rest429"; count: number }
+  | { kind: "order-timeout"; at: number }
+  | { kind: "private-drop"; at: number }
+  | { kind: "reject-order"; code: string; times: number };
 
 /** A fault that took effect. */
 export interface FiredFault {
@@ -48,8 +60,8 @@ export class FaultSpecError extends Error {
   override name = "FaultSpecError";
 }
 
-const GRAMMAR =
-  "expected drop@N, stall@N:MS, malformed@N, error@N:CODE, checksum@N, reject:CHANNEL:INSTID[:K] or rest429:N";
+const GRAMMAR = "expected drop@N, stall@N:MS, malformed@N, error@N:CODE, checksum@N, " +
+  "reject:CHANNEL:INSTID[:K], rest429:N, order-timeout@N, private-drop@N or reject-order:CODE[:K]";
 
 function count(s: string, what: string, spec: string): number {
   if (!/^\d+$/.test(s)) {
@@ -91,6 +103,28 @@ export function parseFaultSpec(spec: string): FaultSpec {
   }
   const r429 = /^rest429:(.*)$/.exec(s);
   if (r429) return { kind: "rest429", count: count(r429[1], "N (requests)", s) };
+  const priv = /^(order-timeout|private-drop)@(.*)$/.exec(s);
+  if (priv) {
+    const n = count(
+      priv[2],
+      priv[1] === "order-timeout" ? "N (place-order requests)" : "N (pushes)",
+      s,
+    );
+    if (priv[1] === "order-timeout" && n < 1) {
+      throw new FaultSpecError(`fault "${s}": N (place-order requests) must be ≥ 1`);
+    }
+    return { kind: priv[1] as "order-timeout" | "private-drop", at: n };
+  }
+  const ro = /^reject-order:([^:]*)(?::(.*))?$/.exec(s);
+  if (ro) {
+    if (!/^\d{1,8}$/.test(ro[1])) {
+      throw new FaultSpecError(
+        `fault "${s}": CODE must be a Bitget error code (digits), got "${ro[1]}"`,
+      );
+    }
+    const times = ro[2] === undefined ? 1 : count(ro[2], "K", s);
+    return { kind: "reject-order", code: ro[1], times };
+  }
   throw new FaultSpecError(`unknown fault "${s}": ${GRAMMAR}`);
 }
 
@@ -105,6 +139,8 @@ export function formatFaultSpec(f: FaultSpec): string {
       return `reject:${f.channel}:${f.instId}${f.times === null ? "" : ":" + f.times}`;
     case "rest429":
       return `rest429:${f.count}`;
+    case "reject-order":
+      return `reject-order:${f.code}${f.times === 1 ? "" : ":" + f.times}`;
     default:
       return `${f.kind}@${f.at}`;
   }
@@ -115,6 +151,10 @@ export class FaultBoard {
   private readonly byFrame = new Map<number, FrameFault[]>();
   private readonly rejects: { channel: string; instId: string; left: number | null }[] = [];
   private rest429Left = 0;
+  /** order-timeout: remaining place-order requests to let through before each one fires. */
+  private readonly orderTimeouts: { spec: string; left: number }[] = [];
+  private readonly privateDrops: number[] = [];
+  private readonly orderRejects: { code: string; left: number }[] = [];
   readonly fired: FiredFault[] = [];
   /** True while any `@N` fault is pending (lets the replay loop skip the lookup). */
   hasFrameFaults = false;
@@ -128,6 +168,15 @@ export class FaultBoard {
         break;
       case "rest429":
         this.rest429Left += f.count;
+        break;
+      case "order-timeout":
+        this.orderTimeouts.push({ spec: formatFaultSpec(f), left: f.at });
+        break;
+      case "private-drop":
+        this.privateDrops.push(f.at);
+        break;
+      case "reject-order":
+        if (f.times > 0) this.orderRejects.push({ code: f.code, left: f.times });
         break;
       default: {
         const list = this.byFrame.get(f.at) ?? [];
@@ -187,6 +236,70 @@ export class FaultBoard {
     return true;
   }
 
+  /**
+   * Called once per place-order request that reached the exchange: true when an armed
+   * `order-timeout@N` counts this request as its Nth (fires once, recorded).
+   */
+  takeOrderTimeout(clientOid: string): boolean {
+    let hit = false;
+    for (let i = 0; i < this.orderTimeouts.length; i++) {
+      const t = this.orderTimeouts[i];
+      if (--t.left > 0) continue;
+      if (hit) {
+        t.left = 1; // two faults due on the same request: the second takes the next one
+        continue;
+      }
+      hit = true;
+      this.orderTimeouts.splice(i--, 1);
+      this.fired.push({
+        spec: t.spec,
+        connection: null,
+        framesSent: null,
+        atMs: Date.now(),
+        detail: { clientOid },
+      });
+    }
+    return hit;
+  }
+
+  /** The Bitget code a `reject-order` fault refuses this place-order request with, or null. */
+  takeOrderReject(clientOid: string): string | null {
+    const r = this.orderRejects[0];
+    if (!r) return null;
+    if (--r.left <= 0) this.orderRejects.shift();
+    this.fired.push({
+      spec: `reject-order:${r.code}`,
+      connection: null,
+      framesSent: null,
+      atMs: Date.now(),
+      detail: { clientOid },
+    });
+    return r.code;
+  }
+
+  /** True while a `private-drop@N` is pending (lets private sessions skip the lookup). */
+  get hasPrivateDrops(): boolean {
+    return this.privateDrops.length > 0;
+  }
+
+  /**
+   * Whether a private-WebSocket connection that has just been sent its `pushes`-th push must be
+   * cut (`private-drop@N`, N = pushes; fires once, recorded).
+   */
+  takePrivateDrop(pushes: number, connection: number): boolean {
+    const i = this.privateDrops.indexOf(pushes);
+    if (i < 0) return false;
+    this.privateDrops.splice(i, 1);
+    this.fired.push({
+      spec: `private-drop@${pushes}`,
+      connection,
+      framesSent: null,
+      atMs: Date.now(),
+      detail: { pushes },
+    });
+    return true;
+  }
+
   /** Faults not yet fired (for status). */
   pending(): string[] {
     const out: string[] = [];
@@ -199,6 +312,11 @@ export class FaultBoard {
       }
     }
     if (this.rest429Left > 0) out.push(`rest429:${this.rest429Left}`);
+    for (const t of this.orderTimeouts) out.push(`order-timeout@${t.left}`);
+    for (const n of this.privateDrops) out.push(`private-drop@${n}`);
+    for (const r of this.orderRejects) {
+      out.push(formatFaultSpec({ kind: "reject-order", code: r.code, times: r.left }));
+    }
     return out;
   }
 }

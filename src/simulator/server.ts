@@ -4,15 +4,28 @@
  *
  * - WebSocket `ws://HOST:PORT/v2/ws/public` — Bitget v2 public protocol (ws_session.ts).
  * - REST `http://HOST:PORT/api/v2/...` — public market endpoints (rest.ts).
- * - Control: `GET /sim/status` (connections, frames sent, faults, REST counts) and
- *   `POST /sim/fault` with `{"spec":"drop@100"}` (faults.ts grammar).
+ * - Private API over one simulated exchange (private_exchange.ts: the backtest's SimExchange,
+ *   fed with the replayed market by market_feed.ts): signed REST `/api/v2/mix/{account,position,
+ *   order}/…` (private_rest.ts, private_endpoints.ts, auth.ts) and the private WebSocket
+ *   `ws://HOST:PORT/v2/ws/private` (private_ws.ts). Keys: `SimulatorOptions.credentials`, else
+ *   the environment BITGET_API_KEY / BITGET_API_SECRET / BITGET_PASSPHRASE; without keys every
+ *   private request gets 40006 and every login 30011.
+ * - Control: `GET /sim/status` (connections, frames sent, faults, REST counts, orders, fills,
+ *   positions, account) and `POST /sim/fault` with `{"spec":"drop@100"}` (faults.ts grammar).
  *
  * Clients connect to a TCP relay (tcp_front.ts) in front of `Deno.serve`, so `drop@N` can cut a
  * connection without a WebSocket close frame, as a real network failure does.
  */
 import defaultContracts from "../../sample/rest/contracts.json" with { type: "json" };
+import type { BitgetCredentials } from "../bitget/sign.ts";
 import { type Logger, silentLogger } from "../ops/log.ts";
+import type { SimEnv } from "./auth.ts";
 import { FaultBoard, type FiredFault } from "./faults.ts";
+import { PrivateApi, type PrivateConfig, privateConfig } from "./private_api.ts";
+import type { PrivateExchange } from "./private_exchange.ts";
+import { isPrivatePath } from "./private_rest.ts";
+import type { PrivateStatus } from "./private_views.ts";
+import type { PrivateSessionStatus } from "./private_ws.ts";
 import { type CandleSeries, type FundingSeries, loadCandleCsv, loadFundingCsv } from "./history.ts";
 import { loadRecording, type Recording } from "./recording.ts";
 import { RestApi, type RestCount } from "./rest.ts";
@@ -51,6 +64,21 @@ export interface SimulatorOptions {
   relay?: boolean;
   /** Fault specs armed at start (faults.ts grammar). */
   faults?: string[];
+  /**
+   * API key of the private API (never logged). Default: BITGET_API_KEY / BITGET_API_SECRET /
+   * BITGET_PASSPHRASE of the simulator's environment where readable, else none.
+   */
+  credentials?: BitgetCredentials;
+  /** `live` (default): requests must not carry `paptrading: 1`; `demo`: they must (API.md §8). */
+  env?: SimEnv;
+  /** Initial balance of the simulated account (USDT); default 10 000. */
+  balance?: number;
+  /** Position mode at start; default one_way. */
+  positionMode?: "one_way" | "hedge";
+  /** Margin mode at start (all symbols); default isolated. */
+  marginMode?: "isolated" | "crossed";
+  /** Default leverage of every symbol (clamped to the contract's bounds); default 10. */
+  leverage?: number;
   logger?: Logger;
 }
 
@@ -73,15 +101,36 @@ export interface SimulatorStatus {
   };
   faults: { pending: string[]; fired: FiredFault[] };
   rest: Record<string, RestCount>;
+  /** Accepted orders (API, flash close, triggered plans), in acceptance order. */
+  orders: PrivateStatus["orders"];
+  fills: PrivateStatus["fills"];
+  positions: PrivateStatus["positions"];
+  /** USDT. */
+  account: PrivateStatus["account"];
+  /** place-order requests that reached the exchange (authenticated, not rate limited). */
+  placeRequests: number;
+  /** Requests refused with 40786 "Duplicate clientOid". */
+  duplicateClientOids: number;
+  /** Private-WebSocket connections opened so far. */
+  privateConnections: number;
+  privateSessions: PrivateSessionStatus[];
+  /** Frames the private exchange has been fed (its market position). */
+  marketFrames: number;
 }
 
 export interface Simulator {
   readonly port: number;
   /** `ws://HOST:PORT/v2/ws/public` */
   readonly wsUrl: string;
+  /** `ws://HOST:PORT/v2/ws/private` */
+  readonly privateWsUrl: string;
+  /** True when an API key is configured (else private requests get 40006, logins 30011). */
+  readonly privateApi: boolean;
   /** `http://HOST:PORT` */
   readonly restUrl: string;
   readonly recording: Recording;
+  /** The simulated exchange behind the private API. */
+  readonly exchange: PrivateExchange;
   status(): SimulatorStatus;
   /** Arms a fault; throws FaultSpecError for a bad spec. */
   injectFault(spec: string): void;
@@ -139,6 +188,12 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     ? await loadRecording(opts.recording)
     : opts.recording;
   const contracts = await loadContracts(opts.contractsFile);
+  let pc: PrivateConfig;
+  try {
+    pc = privateConfig(opts);
+  } catch (e) {
+    throw new SimulatorConfigError((e as Error).message);
+  }
   const candles = new Map<string, CandleSeries>();
   for (const h of opts.historyCandles ?? []) {
     candles.set(h.symbol + ":" + h.interval, await loadCandleCsv(h.path, h.symbol, h.interval));
@@ -157,6 +212,16 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
   const closed: WsSession[] = [];
   let nextId = 1;
   let front: TcpFront | null = null;
+  const priv = new PrivateApi({
+    rec,
+    contracts,
+    config: pc,
+    faults,
+    log,
+    idleTimeoutMs: opts.idleTimeoutMs ?? 120_000,
+    maxInboundPerSec: opts.maxInboundPerSec ?? 10,
+    front: () => front,
+  });
   const host: SessionHost = {
     rec,
     faults,
@@ -165,6 +230,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     idleTimeoutMs: opts.idleTimeoutMs ?? 120_000,
     maxInboundPerSec: opts.maxInboundPerSec ?? 10,
     latest,
+    frameDue: (i) => priv.feed.reach(i),
     log,
     snapshots: new SnapshotBuilder(rec),
     clock: new ReplayClock(rec.recvMs, speed),
@@ -181,7 +247,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     const all = [...closed, ...sessions.values()].sort((a, b) => a.id - b.id).map((s) =>
       s.status()
     );
-    const restCounts = Object.fromEntries(rest.counts);
+    const restCounts = Object.fromEntries([...rest.counts, ...priv.rest.counts]);
     return {
       recording: {
         path: rec.path,
@@ -204,6 +270,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
       },
       faults: { pending: faults.pending(), fired: faults.fired },
       rest: restCounts,
+      ...priv.status(),
     };
   };
 
@@ -230,6 +297,11 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
       log.info("ws open", { connection: id, remote: `${client.hostname}:${client.port}` });
       return response;
     }
+    const relayed = front?.clientOf(relayPort) !== undefined ? relayPort : null;
+    if (url.pathname === "/v2/ws/private") {
+      return priv.upgrade(req, relayed, `${client.hostname}:${client.port}`);
+    }
+    if (isPrivatePath(url.pathname)) return priv.rest.handle(req, url, relayed);
     if (url.pathname === "/sim/status" && req.method === "GET") return json(200, status());
     if (url.pathname === "/sim/fault" && req.method === "POST") {
       try {
@@ -272,14 +344,17 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
   return {
     port,
     wsUrl: `ws://${hostname}:${port}/v2/ws/public`,
+    privateWsUrl: `ws://${hostname}:${port}/v2/ws/private`,
+    privateApi: pc.creds !== null,
     restUrl: `http://${hostname}:${port}`,
     recording: rec,
+    exchange: priv.exchange,
     status,
     injectFault: (spec) => void faults.add(spec),
     close: () => {
       closing ??= (async () => {
-        await Promise.all(closed.map((s) => s.dropping));
-        const open = [...sessions.values()];
+        await Promise.all([...closed, ...priv.closed].map((s) => s.dropping));
+        const open = [...sessions.values(), ...priv.sessions.values()];
         for (const s of open) s.shutdown();
         // Let the close handshakes finish (bounded) before the relay cuts the sockets.
         let timer: ReturnType<typeof setTimeout> | undefined;

@@ -52,6 +52,11 @@ export interface SessionHost {
   readonly maxInboundPerSec: number;
   /** Latest frame index reached per key by any connection (feeds the REST endpoints). */
   readonly latest: Int32Array;
+  /**
+   * Called with every frame index a connection's cursor reaches, in order (the private
+   * exchange's market feed: it processes each frame once, whichever connection is first).
+   */
+  frameDue?(i: number): void;
   readonly log: Logger;
   /** Mid-stream snapshot builder shared by the server's connections. */
   readonly snapshots: SnapshotBuilder;
@@ -330,6 +335,7 @@ export class WsSession {
       const i = this.cursor;
       const k = keyOf[i];
       latest[k] = i;
+      this.host.frameDue?.(i);
       this.cursor = i + 1;
       if (this.subscribed[k] === 1) {
         let t = text[i];

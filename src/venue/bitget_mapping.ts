@@ -81,6 +81,12 @@ export function orderFromRest(r: OrderRow, mode: PositionMode): SimOrder {
     createdAt: r.cTime ?? 0,
     activeAt: r.cTime ?? 0,
     queueAhead: 0,
+    exact: {
+      size: r.size,
+      filledSize: r.baseVolume ?? "0",
+      avgPrice: n(r.baseVolume) > 0 ? r.priceAvg : null,
+      fee: negate(r.fee ?? "0"),
+    },
   };
 }
 
@@ -89,7 +95,11 @@ export function orderFromWs(r: WsOrder, mode: PositionMode): SimOrder {
   const side = r.side as "buy" | "sell";
   const ts = tradeSideOf(r.tradeSide);
   let fee = 0;
-  for (const f of r.feeDetail) fee += -n(f.fee);
+  let feeStr = "0";
+  for (const f of r.feeDetail) {
+    fee += -n(f.fee);
+    if (f.fee !== null) feeStr = negate(f.fee);
+  }
   return {
     orderId: r.orderId,
     clientOid: r.clientOid ?? "",
@@ -110,6 +120,13 @@ export function orderFromWs(r: WsOrder, mode: PositionMode): SimOrder {
     createdAt: r.cTime ?? 0,
     activeAt: r.cTime ?? 0,
     queueAhead: 0,
+    exact: {
+      size: r.size,
+      filledSize: r.accBaseVolume ?? "0",
+      avgPrice: n(r.accBaseVolume) > 0 ? r.priceAvg : null,
+      // One fee entry per coin (USDT-M: one); the exchange's digits when there is one entry.
+      fee: r.feeDetail.length === 1 ? feeStr : fee.toFixed(8),
+    },
   };
 }
 

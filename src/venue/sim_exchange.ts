@@ -64,6 +64,7 @@ import {
 import { closeLeg, type Leg, liquidationPrice, SIZE_EPS, unrealized } from "./positions.ts";
 import type {
   HoldSide,
+  MarginMode,
   PlaceOrderRequest,
   PlaceTpslRequest,
   Rejection,
@@ -78,7 +79,8 @@ import { FINAL, opposite, type SymState, VenueCore } from "./venue_core.ts";
 import { validateOrder } from "./validate.ts";
 
 export class SimExchange extends VenueCore {
-  private readonly cross: boolean;
+  /** Crossed margin; changed only by setModes while nothing is open. */
+  private cross: boolean;
   private readonly plans: PlanBook;
   /** Plan clientOids promised to preset prices of placed orders (shared namespace). */
   private readonly reservedOids = new Set<string>();
@@ -127,6 +129,37 @@ export class SimExchange extends VenueCore {
     st.leverage = leverage;
     for (const leg of [st.long, st.short]) if (leg.size === 0) leg.leverage = leverage;
     return null;
+  }
+
+  /**
+   * Switches the position mode and/or the margin mode (Bitget set-position-mode /
+   * set-margin-mode, API.md §5.2) while nothing is open. Returns a Rejection — 40920 when any
+   * position leg, pending or resting order, or live plan exists — or null after switching.
+   * Throws RangeError on a value other than one_way|hedge / isolated|crossed.
+   */
+  setModes(m: { positionMode?: "one_way" | "hedge"; marginMode?: MarginMode }): Rejection | null {
+    const pm = m.positionMode ?? this.mode;
+    const mm = m.marginMode ?? (this.cross ? "crossed" : "isolated");
+    if (pm !== "one_way" && pm !== "hedge") throw new RangeError(`positionMode ${pm}`);
+    if (mm !== "isolated" && mm !== "crossed") throw new RangeError(`marginMode ${mm}`);
+    let busy = this.open.size > 0 || this.pending.length > 0 || this.plans.list().length > 0;
+    for (const st of this.syms.values()) {
+      if (st.long.size > 0 || st.short.size > 0) busy = true;
+    }
+    if (busy) {
+      return {
+        code: "40920",
+        msg: "Position or order exists, the position mode or margin mode cannot be changed",
+      };
+    }
+    this.mode = pm;
+    this.cross = mm === "crossed";
+    return null;
+  }
+
+  /** Current position mode and margin mode. */
+  modes(): { positionMode: "one_way" | "hedge"; marginMode: MarginMode } {
+    return { positionMode: this.mode, marginMode: this.cross ? "crossed" : "isolated" };
   }
 
   /**

@@ -73,6 +73,11 @@ export interface SimOrder {
   activeAt: number;
   /** Displayed size at the order's price when it started resting (queue approximation). */
   queueAhead: number;
+  /**
+   * The exchange's exact decimal strings (Bitget venue); absent on the simulated exchange.
+   * `fee` positive = paid; `avgPrice` null before any fill.
+   */
+  exact?: { size: string; filledSize: string; avgPrice: string | null; fee: string };
 }
 
 export type HoldSide = "long" | "short";

@@ -49,7 +49,8 @@ export abstract class VenueCore {
   protected totalRealized = 0;
   protected totalFees = 0;
   protected totalFunding = 0;
-  protected readonly mode: "one_way" | "hedge";
+  /** Position mode; changed only by SimExchange.setModes while nothing is open. */
+  protected mode: "one_way" | "hedge";
   protected readonly mmr: number;
   protected readonly latency: number;
 
