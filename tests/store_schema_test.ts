@@ -171,3 +171,20 @@ Deno.test("a newer schema version is refused; read-only opens cannot write", asy
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a v2 database (before the trading tables) opens read-only for backtests", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "bitget-schema-" });
+  const path = `${dir}/old.db`;
+  const raw = new DatabaseSync(path);
+  raw.exec(`PRAGMA application_id = ${APPLICATION_ID}`);
+  for (const m of MIGRATIONS.filter((m) => m.version <= 2)) raw.exec(m.sql);
+  raw.exec("PRAGMA user_version = 2");
+  raw.close();
+  const ro = Store.open(path, { readonly: true });
+  assert.equal(pragma(ro.db, "user_version"), 2, "nothing migrated by a read-only open");
+  ro.close();
+  const rw = Store.open(path);
+  assert.equal(pragma(rw.db, "user_version"), SCHEMA_VERSION, "a writable open migrates");
+  rw.close();
+  await Deno.remove(dir, { recursive: true });
+});

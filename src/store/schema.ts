@@ -451,6 +451,13 @@ export const MIGRATIONS: readonly Migration[] = [
 /** Schema version this program writes (= the last migration). */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
 
+/**
+ * Oldest version a read-only open accepts: later migrations only added tables that readers of
+ * market data (backtest, stats, train) do not read — v3's trading tables — so a database written
+ * by an older collector can be backtested without migrating it first.
+ */
+export const READ_COMPATIBLE_FROM = 2;
+
 /** Raw and aggregate tables with the column holding each row's time (used by stats/retention). */
 export const TIME_COLUMN: Readonly<Record<string, string>> = {
   books: "ts",

@@ -22,7 +22,13 @@ import {
   RAW_TABLES,
   type RawTable,
 } from "./raw_rows.ts";
-import { checkIdentity, migrate, readIdentity, SCHEMA_VERSION } from "./schema.ts";
+import {
+  checkIdentity,
+  migrate,
+  READ_COMPATIBLE_FROM,
+  readIdentity,
+  SCHEMA_VERSION,
+} from "./schema.ts";
 
 export { StoreError } from "./errors.ts";
 
@@ -135,7 +141,7 @@ export class Store {
     try {
       id = readIdentity(probe, path);
       checkIdentity(id, path, !readonly);
-      if (readonly && id.userVersion < SCHEMA_VERSION) {
+      if (readonly && id.userVersion < READ_COMPATIBLE_FROM) {
         throw new StoreError(
           `${path} has schema version ${id.userVersion}; open it once read-write to migrate ` +
             `to ${SCHEMA_VERSION}`,
