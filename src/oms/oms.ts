@@ -102,6 +102,8 @@ export class OrderManager {
   };
   private readonly resolveCfg: ResolveSettings;
   private readonly busy = new Set<Promise<void>>();
+  /** clientOids whose placement or resolution is in progress in this process. */
+  private readonly active = new Set<string>();
   private readonly fillSeq = new Map<string, number>();
   private readonly now: () => number;
 
@@ -262,10 +264,22 @@ export class OrderManager {
     return this.answered(clientOid, r);
   }
 
-  private track(p: Promise<void>): Promise<void> {
+  private track(p: Promise<void>, clientOid?: string): Promise<void> {
     this.busy.add(p);
-    p.finally(() => this.busy.delete(p));
+    if (clientOid) this.active.add(clientOid);
+    p.finally(() => {
+      this.busy.delete(p);
+      if (clientOid) this.active.delete(clientOid);
+    });
     return p;
+  }
+
+  /**
+   * True while this process is placing or resolving `clientOid` (reconciliation leaves such a
+   * row to the order manager: the exchange may simply not have answered yet).
+   */
+  isActive(clientOid: string): boolean {
+    return this.active.has(clientOid);
   }
 
   private answered(
@@ -278,7 +292,7 @@ export class OrderManager {
         // An earlier request with this clientOid reached the exchange: it is placed, not failed.
         this.counters.duplicatesAnswered++;
         this.o.log.warn("duplicate clientOid answered: the order already exists", { clientOid });
-        return this.track(this.resolve(clientOid));
+        return this.track(this.resolve(clientOid), clientOid);
       }
       this.counters.rejected++;
       this.o.journal.update(clientOid, {
@@ -299,7 +313,10 @@ export class OrderManager {
     const patch: Partial<OrderRow> = {};
     if (r.orderId) patch.venueOrderId = r.orderId;
     // A push may already have reported the order (or its fill): never move a state backwards.
-    if (row.state === "sent" || row.state === "unknown") patch.state = "live";
+    // `not_placed` is not final when the exchange answers after all: it has the order.
+    if (row.state === "sent" || row.state === "unknown" || row.state === "not_placed") {
+      patch.state = "live";
+    }
     if ("status" in r) patch.state = stateOf((r as SimOrder).status);
     this.o.journal.update(clientOid, patch, this.now());
     this.o.onOutcome?.(this.o.journal.get(clientOid)!);
@@ -314,7 +331,7 @@ export class OrderManager {
         op: e.op,
         error: e.message,
       });
-      return this.track(this.resolve(clientOid));
+      return this.track(this.resolve(clientOid), clientOid);
     }
     // The request was not sent (validation, a rate limiter refusing, …): nothing to resolve.
     this.counters.rejected++;
@@ -372,6 +389,14 @@ export class OrderManager {
           clientOid,
           state: patch.state,
         });
+        // Its fills may have been pushed while nobody listened: ask for them too.
+        if (res.order && res.order.filledSize > 0 && this.o.venue.fillsOf) {
+          try {
+            await this.o.venue.fillsOf(cur.symbol, res.order.orderId, clientOid);
+          } catch (e) {
+            this.o.log.warn("fills lookup failed", { clientOid, error: (e as Error).message });
+          }
+        }
         this.o.onOutcome?.(this.o.journal.get(clientOid)!);
         return;
       }

@@ -66,6 +66,8 @@ export class UnknownPositionError extends Error {
 }
 
 const EPS = 1e-9;
+/** A `sent` / `unknown` row younger than this is left alone by a run-time reconciliation (ms). */
+const STALE_SENT_MS = 60_000;
 
 function legsOfVenue(positions: SimPosition[], symbols: readonly string[]): SnapshotLeg[] {
   const legs: SnapshotLeg[] = [];
@@ -115,6 +117,8 @@ export async function reconcile(o: ReconcileOptions): Promise<ReconcileReport> {
   const open = new Map(o.venue.openOrders().map((x) => [x.clientOid, x]));
   // 2. open journal rows.
   for (const row of j.openOrders()) {
+    // An order this process is still placing or resolving belongs to the order manager.
+    if (o.oms.isActive(row.clientOid)) continue;
     r.ordersChecked++;
     if (row.kind === "tpsl") {
       const live = o.venue.planOrders(row.symbol).some((p) => p.clientOid === row.clientOid);
@@ -127,6 +131,9 @@ export async function reconcile(o: ReconcileOptions): Promise<ReconcileReport> {
     const ex = open.get(row.clientOid) ?? await o.venue.order(row.symbol, row.clientOid);
     if (!ex) {
       const never = row.state === "sent" || row.state === "unknown" || row.state === "new";
+      // While running, a request of this process the exchange has not shown yet may be on its
+      // way: it is written off only once it is old.
+      if (never && o.phase !== "start" && Date.now() - row.createdTs < STALE_SENT_MS) continue;
       j.update(row.clientOid, {
         state: never ? "not_placed" : "cancelled",
         cancelReason: never ? "not on the exchange" : "not found on the exchange",

@@ -17,6 +17,7 @@
  * Units: prices USDT, sizes base coin, times epoch ms UTC.
  */
 import type {
+  FillEvent,
   MarginMode,
   PlaceOrderRequest,
   PlaceTpslRequest,
@@ -76,6 +77,11 @@ export interface Venue {
   cancelPlan(symbol: string, clientOid: string): Awaitable<boolean>;
   /** The exchange's current record of an order, by clientOid; undefined when it has none. */
   order(symbol: string, clientOid: string): Awaitable<SimOrder | undefined>;
+  /**
+   * The exchange's executions of one order, each emitted as a fill event when not seen before
+   * (recovers fills whose pushes were lost). The simulated venue has none to recover.
+   */
+  fillsOf?(symbol: string, orderId: string, clientOid: string): Promise<FillEvent[]>;
   /** Orders neither filled nor cancelled. */
   openOrders(): SimOrder[];
   /** Live plan orders, of one symbol or of all. */
