@@ -49,6 +49,12 @@ export const RunConfigSchema = z.object({
   exitInFlight: configDuration("3s"),
   /** Per-request timeout of signed REST calls; a place-order past it is resolved by query. */
   requestTimeout: configDuration("5s"),
+  /**
+   * How long after signing a request Bitget may still accept it: its 30 s ACCESS-TIMESTAMP
+   * window (API.md §6) + margin. After a crash, an order the exchange does not show is written off
+   * only once this has passed since it was sent (start-up waits for it).
+   */
+  requestWindow: configDuration("35s"),
   /** Paper mode: the simulated exchange (same model as `backtest`). */
   paper: z.object({
     initialBalance: z.number().positive().default(10_000),

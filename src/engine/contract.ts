@@ -87,6 +87,13 @@ export interface StrategyContext {
   inGap(symbol: string): boolean;
   /** Appends a decision value to the driver's records (look-ahead check, parity, diagnostics). */
   record(symbol: string, name: string, value: number): void;
+  /**
+   * Live venues only: true while a market order for `symbol` is on its way (sent, not yet filled,
+   * cancelled or refused) — no second entry or exit is sent meanwhile, however far the engine
+   * clock moved (a burst of snapshot events can cover seconds of exchange time in one turn).
+   * The backtest and paper drivers leave it out: their venue answers within its latency model.
+   */
+  orderInFlight?(symbol: string): boolean;
 }
 
 /** Book depth the engine's depth kill-switch reads (the venue's book in paper/backtest). */

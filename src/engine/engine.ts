@@ -288,6 +288,7 @@ export class TradingEngine implements Trader {
 
   /** True while an exit sent for `symbol` may still be in flight (within the order latency). */
   private exiting(symbol: string): boolean {
+    if (this.ctx!.orderInFlight?.(symbol)) return true;
     const t = this.exitSent.get(symbol);
     if (t === undefined) return false;
     if (this.ctx!.time - t <= this.cfg.latencyMs) return true;

@@ -201,7 +201,7 @@ export async function runDaemon(o: DaemonOptions): Promise<DaemonSummary> {
     engineTime: () => driverRef?.engineTime ?? NaN,
     positionMode: run.positionMode,
   });
-  const reconcileNow = (phase: "start" | "reconnect" | "periodic") =>
+  const reconcileNow = (phase: "start" | "reconnect" | "periodic" | "stop") =>
     reconcile({
       mode,
       venue,
@@ -211,6 +211,7 @@ export async function runDaemon(o: DaemonOptions): Promise<DaemonSummary> {
       symbols: o.symbols,
       positionMode: run.positionMode,
       onUnknownPosition: run.onUnknownPosition,
+      requestWindowMs: run.requestWindow,
       phase,
       log: log.child({ component: "reconcile" }),
     });
@@ -376,6 +377,15 @@ export async function runDaemon(o: DaemonOptions): Promise<DaemonSummary> {
   await Promise.race([driver.drained(), sleep(Math.min(2000, left()))]);
   await oms.idle(Math.min(3000, left()));
   await Promise.race([pollers.stop(), sleep(Math.min(1000, left()))]);
+  if (session) {
+    // Pushes still on their way at the stop: the journal reads its open orders and their fills
+    // over REST, so the last snapshot accounts for every fill.
+    try {
+      await Promise.race([reconcileNow("stop"), sleep(Math.min(3000, left()))]);
+    } catch (e) {
+      log.warn("final reconciliation failed", { error: String(e) });
+    }
+  }
   try {
     log.info("status", status());
     const expected = journal.expectedPositions(o.symbols, run.positionMode);

@@ -99,6 +99,8 @@ export class LiveDriver {
       spreadBps: (s) => this.spreads.get(s) ?? NaN,
       lastPrice: (s) => this.lasts.get(s) ?? NaN,
       inGap: (s) => o.inGap(s),
+      // Live venues answer in their own time: the engine waits for its market orders.
+      orderInFlight: o.sim ? undefined : (s) => o.oms.marketInFlight(s),
       record: (symbol, name, value) => {
         const r = { ts: this.time, symbol, name, value };
         if (o.keepRecords) this.records.push(r);

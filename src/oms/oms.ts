@@ -30,6 +30,14 @@ import type { FillEvent, PlanEvent, Rejection, SimOrder, VenueEvent } from "../v
 import { isRejection, OutcomeUnknownError, type Venue } from "../venue/venue.ts";
 import { OPEN_STATES, type OrderJournal, type OrderRow, type OrderState } from "./journal.ts";
 
+/** Journal states after which an order changes no more. */
+const FINAL_STATES: ReadonlySet<OrderState> = new Set([
+  "filled",
+  "cancelled",
+  "rejected",
+  "not_placed",
+]);
+
 /** Bitget's "duplicate clientOid" code (API.md §7 / issue): the order already exists. */
 export const DUPLICATE_CLIENT_OID = "40786";
 
@@ -104,6 +112,8 @@ export class OrderManager {
   private readonly busy = new Set<Promise<void>>();
   /** clientOids whose placement or resolution is in progress in this process. */
   private readonly active = new Set<string>();
+  /** Market orders not yet final, per symbol (clientOids): see `marketInFlight`. */
+  private readonly markets = new Map<string, Set<string>>();
   private readonly fillSeq = new Map<string, number>();
   private readonly now: () => number;
 
@@ -218,6 +228,11 @@ export class OrderManager {
     if (tradeSide !== null) {
       req.tradeSide = tradeSide;
       req.reduceOnly = undefined;
+    }
+    if (req.orderType === "market") {
+      let set = this.markets.get(it.symbol);
+      if (!set) this.markets.set(it.symbol, set = new Set());
+      set.add(clientOid);
     }
     this.o.journal.insert({
       ...base,
@@ -392,7 +407,8 @@ export class OrderManager {
         // Its fills may have been pushed while nobody listened: ask for them too.
         if (res.order && res.order.filledSize > 0 && this.o.venue.fillsOf) {
           try {
-            await this.o.venue.fillsOf(cur.symbol, res.order.orderId, clientOid);
+            const fills = await this.o.venue.fillsOf(cur.symbol, res.order.orderId, clientOid);
+            for (const f of fills) this.onFill(f);
           } catch (e) {
             this.o.log.warn("fills lookup failed", { clientOid, error: (e as Error).message });
           }
@@ -587,6 +603,20 @@ export class OrderManager {
       state,
       cancelReason: ev.plan.cancelReason,
     }, this.now());
+  }
+
+  /**
+   * True while a market order of `symbol` placed by this process is not yet filled, cancelled,
+   * refused or written off (StrategyContext.orderInFlight).
+   */
+  marketInFlight(symbol: string): boolean {
+    const set = this.markets.get(symbol);
+    if (!set || set.size === 0) return false;
+    for (const oid of set) {
+      const st = this.o.journal.get(oid)?.state;
+      if (st === undefined || FINAL_STATES.has(st)) set.delete(oid);
+    }
+    return set.size > 0;
   }
 
   /** Orders of `symbol` (or all) sent but not yet acknowledged or resolved. */

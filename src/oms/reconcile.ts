@@ -23,9 +23,9 @@
  */
 import type { Logger } from "../ops/log.ts";
 import type { BitgetVenue } from "../venue/bitget_venue.ts";
-import type { SimPosition } from "../venue/types.ts";
+import type { SimOrder, SimPosition } from "../venue/types.ts";
 import type { PositionMode, Venue } from "../venue/venue.ts";
-import type { OrderJournal, SnapshotLeg, TradingMode } from "./journal.ts";
+import type { OrderJournal, OrderRow, SnapshotLeg, TradingMode } from "./journal.ts";
 import type { OrderManager } from "./oms.ts";
 
 export interface ReconcileOptions {
@@ -38,7 +38,14 @@ export interface ReconcileOptions {
   symbols: readonly string[];
   positionMode: PositionMode;
   onUnknownPosition: "adopt" | "flatten" | "refuse";
-  phase: "start" | "reconnect" | "periodic";
+  /**
+   * How long a signed request can still be accepted after it was signed (ms): Bitget's 30 s
+   * timestamp window (API.md §6) plus a margin. A `sent` row the exchange does not know is only
+   * written off once this has passed since it was written (config run.requestWindow).
+   */
+  requestWindowMs: number;
+  /** `stop`: orders and fills only (the journal catches up before the daemon exits). */
+  phase: "start" | "reconnect" | "periodic" | "stop";
   log: Logger;
 }
 
@@ -66,8 +73,6 @@ export class UnknownPositionError extends Error {
 }
 
 const EPS = 1e-9;
-/** A `sent` / `unknown` row younger than this is left alone by a run-time reconciliation (ms). */
-const STALE_SENT_MS = 60_000;
 
 function legsOfVenue(positions: SimPosition[], symbols: readonly string[]): SnapshotLeg[] {
   const legs: SnapshotLeg[] = [];
@@ -116,6 +121,7 @@ export async function reconcile(o: ReconcileOptions): Promise<ReconcileReport> {
   const before = j.fills().length;
   const open = new Map(o.venue.openOrders().map((x) => [x.clientOid, x]));
   // 2. open journal rows.
+  const undecided: OrderRow[] = [];
   for (const row of j.openOrders()) {
     // An order this process is still placing or resolving belongs to the order manager.
     if (o.oms.isActive(row.clientOid)) continue;
@@ -131,9 +137,12 @@ export async function reconcile(o: ReconcileOptions): Promise<ReconcileReport> {
     const ex = open.get(row.clientOid) ?? await o.venue.order(row.symbol, row.clientOid);
     if (!ex) {
       const never = row.state === "sent" || row.state === "unknown" || row.state === "new";
-      // While running, a request of this process the exchange has not shown yet may be on its
-      // way: it is written off only once it is old.
-      if (never && o.phase !== "start" && Date.now() - row.createdTs < STALE_SENT_MS) continue;
+      // A request signed less than a request window ago may still arrive (a crashed process's
+      // last request, delayed on the way): it is decided once the window has passed.
+      if (never && Date.now() - row.createdTs < o.requestWindowMs) {
+        undecided.push(row);
+        continue;
+      }
       j.update(row.clientOid, {
         state: never ? "not_placed" : "cancelled",
         cancelReason: never ? "not on the exchange" : "not found on the exchange",
@@ -141,24 +150,46 @@ export async function reconcile(o: ReconcileOptions): Promise<ReconcileReport> {
       if (never) r.notPlaced++;
       continue;
     }
-    r.resolved++;
-    o.oms.onVenueEvent({ type: "order", ts: Date.now(), order: ex });
-    if (ex.filledSize > 0) await bv.fillsOf(row.symbol, ex.orderId, row.clientOid);
+    await applyFound(o, bv, r, row, ex);
+  }
+  if (undecided.length > 0 && o.phase === "start") {
+    // At start the answer decides the positions: wait for the window, then ask again.
+    const until = Math.max(...undecided.map((x) => x.createdTs)) + o.requestWindowMs;
+    o.log.warn(
+      "orders sent before the restart are not on the exchange yet: waiting out the request window",
+      {
+        orders: undecided.map((x) => x.clientOid).join(","),
+        waitMs: Math.max(0, until - Date.now()),
+      },
+    );
+    await new Promise((res) => setTimeout(res, Math.max(0, until - Date.now())));
+    for (const row of undecided) {
+      const ex = await o.venue.order(row.symbol, row.clientOid);
+      if (ex) await applyFound(o, bv, r, row, ex);
+      else {
+        j.update(row.clientOid, { state: "not_placed", cancelReason: "not on the exchange" });
+        r.notPlaced++;
+      }
+    }
   }
   // 3. fills short of the filled size.
   for (const row of shortOfFills(j)) {
     if (!row.venueOrderId) continue;
-    await bv.fillsOf(row.symbol, row.venueOrderId, row.clientOid);
+    await recordFills(o, bv, row.symbol, row.venueOrderId, row.clientOid);
   }
   // 4. adoption of our own orders the journal does not know.
   for (const ex of o.venue.openOrders()) {
     if (!j.isOurs(ex.clientOid) || j.get(ex.clientOid)) continue;
     o.oms.adopt(ex);
     r.adopted++;
-    if (ex.filledSize > 0) await bv.fillsOf(ex.symbol, ex.orderId, ex.clientOid);
+    if (ex.filledSize > 0) await recordFills(o, bv, ex.symbol, ex.orderId, ex.clientOid);
   }
   r.fillsRecovered = j.fills().length - before;
   // 5. positions.
+  if (o.phase === "stop") {
+    logReport(o, r);
+    return r;
+  }
   if (o.oms.inFlight() > 0 || o.venue.openOrders().some((x) => x.orderType === "market")) {
     r.action = "skipped";
     return r;
@@ -211,6 +242,33 @@ export async function reconcile(o: ReconcileOptions): Promise<ReconcileReport> {
   }
   logReport(o, r);
   return r;
+}
+
+/** An open journal row the exchange has: its state, then its fills. */
+async function applyFound(
+  o: ReconcileOptions,
+  bv: BitgetVenue,
+  r: ReconcileReport,
+  row: OrderRow,
+  ex: SimOrder,
+): Promise<void> {
+  r.resolved++;
+  o.oms.onVenueEvent({ type: "order", ts: Date.now(), order: ex });
+  if (ex.filledSize > 0) await recordFills(o, bv, row.symbol, ex.orderId, row.clientOid);
+}
+
+/**
+ * The exchange's fills of one order into the journal. At start nothing listens to the venue yet,
+ * so they are handed to the order manager here (a fill seen twice is recorded once: trade id).
+ */
+async function recordFills(
+  o: ReconcileOptions,
+  bv: BitgetVenue,
+  symbol: string,
+  orderId: string,
+  clientOid: string,
+): Promise<void> {
+  for (const f of await bv.fillsOf(symbol, orderId, clientOid)) o.oms.onVenueEvent(f);
 }
 
 /** Orders of this mode whose recorded fills sum to less than their filled size. */

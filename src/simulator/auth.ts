@@ -71,6 +71,7 @@ export function verifyRest(
   env: SimEnv,
   r: SignedRequest,
   nowMs = Date.now(),
+  windowMs = MAX_SKEW_MS,
 ): AuthFailure | null {
   const key = r.headers.get("ACCESS-KEY");
   const sign = r.headers.get("ACCESS-SIGN");
@@ -80,7 +81,7 @@ export function verifyRest(
   if (!sign) return failure("40002", "ACCESS_SIGN cannot be empty");
   if (!ts || !/^\d{1,16}$/.test(ts)) return failure("40005", "Invalid ACCESS_TIMESTAMP");
   if (!pass) return failure("40011", "ACCESS_PASSPHRASE cannot be empty");
-  if (Math.abs(nowMs - Number(ts)) > MAX_SKEW_MS) {
+  if (Math.abs(nowMs - Number(ts)) > windowMs) {
     return failure("40008", "Request timestamp expired");
   }
   if (creds === null || !sameSignature(key, creds.apiKey)) {

@@ -7,7 +7,7 @@
 import type { BitgetCredentials } from "../bitget/sign.ts";
 import { type ContractSpec, parseContract } from "../market/contracts.ts";
 import type { Logger } from "../ops/log.ts";
-import { credentialsFromEnv, type SimEnv } from "./auth.ts";
+import { credentialsFromEnv, MAX_SKEW_MS, type SimEnv } from "./auth.ts";
 import type { FaultBoard } from "./faults.ts";
 import { MarketFeed } from "./market_feed.ts";
 import { PrivateExchange } from "./private_exchange.ts";
@@ -25,6 +25,7 @@ export interface PrivateOptions {
   positionMode?: "one_way" | "hedge";
   marginMode?: "isolated" | "crossed";
   leverage?: number;
+  timestampWindowMs?: number;
 }
 
 export interface PrivateConfig {
@@ -36,6 +37,8 @@ export interface PrivateConfig {
   marginMode: "isolated" | "crossed";
   /** null: no key configured (every private request 40006, every login 30011). */
   creds: BitgetCredentials | null;
+  /** Accepted |now − ACCESS-TIMESTAMP| of REST requests (ms). */
+  timestampWindowMs: number;
 }
 
 const KEEP_CLOSED = 1000;
@@ -79,7 +82,11 @@ export function privateConfig(opts: PrivateOptions): PrivateConfig {
   if (creds && !(creds.apiKey && creds.secret && creds.passphrase)) {
     throw new Error("credentials need a non-empty apiKey, secret and passphrase");
   }
-  return { env, balance, leverage, positionMode, marginMode, creds };
+  const timestampWindowMs = opts.timestampWindowMs ?? MAX_SKEW_MS;
+  if (!(timestampWindowMs > 0)) {
+    throw new Error(`timestampWindowMs must be > 0 ms, got ${timestampWindowMs}`);
+  }
+  return { env, balance, leverage, positionMode, marginMode, creds, timestampWindowMs };
 }
 
 export interface PrivateApiDeps {
@@ -128,6 +135,7 @@ export class PrivateApi {
       exchange: this.exchange,
       creds: c.creds,
       env: c.env,
+      timestampWindowMs: c.timestampWindowMs,
       faults: d.faults,
       sever: (port) => d.front()?.sever(port) ?? false,
     });

@@ -29,6 +29,8 @@ export interface PrivateRestDeps {
   exchange: PrivateExchange;
   creds: BitgetCredentials | null;
   env: SimEnv;
+  /** Accepted |now − ACCESS-TIMESTAMP| (ms; Bitget: 30 000). */
+  timestampWindowMs: number;
   faults: FaultBoard;
   /** Cuts the relayed TCP connection whose inner remote port is `relayPort`; false if none. */
   sever(relayPort: number): boolean;
@@ -67,13 +69,19 @@ export class PrivateRest {
     const q = req.url.indexOf("?");
     const hash = req.url.indexOf("#");
     const query = q < 0 ? "" : req.url.slice(q + 1, hash > q ? hash : undefined);
-    const auth = verifyRest(this.d.creds, this.d.env, {
-      headers: req.headers,
-      method: req.method,
-      path,
-      query,
-      body,
-    });
+    const auth = verifyRest(
+      this.d.creds,
+      this.d.env,
+      {
+        headers: req.headers,
+        method: req.method,
+        path,
+        query,
+        body,
+      },
+      Date.now(),
+      this.d.timestampWindowMs,
+    );
     if (auth) {
       count.errors++;
       return reply(400, envelope(auth.code, auth.msg, null));

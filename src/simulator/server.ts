@@ -79,6 +79,11 @@ export interface SimulatorOptions {
   marginMode?: "isolated" | "crossed";
   /** Default leverage of every symbol (clamped to the contract's bounds); default 10. */
   leverage?: number;
+  /**
+   * How far ACCESS-TIMESTAMP may be from the simulator's clock (ms); default 30 000, Bitget's
+   * window (API.md §6). Tests shorten it to exercise what happens after it.
+   */
+  timestampWindowMs?: number;
   logger?: Logger;
 }
 

@@ -90,6 +90,14 @@ export class BitgetVenue implements Venue {
   private readonly totals: AccountTotals = { realized: 0, fees: 0, funding: 0 };
   private positionsTimer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
+  /**
+   * Update counters: a REST read answers for the moment it was sent, so it never overwrites
+   * state a push changed while it was in flight (the push is newer).
+   */
+  private updates = 0;
+  private positionsAt = 0;
+  private accountAt = 0;
+  private readonly orderAt = new Map<string, number>();
   readonly positionMode: PositionMode;
 
   constructor(private readonly o: BitgetVenueOptions) {
@@ -293,6 +301,7 @@ export class BitgetVenue implements Venue {
    * event for every open order. Throws BitgetApiError when the exchange cannot be read.
    */
   async refresh(): Promise<void> {
+    const asOf = ++this.updates;
     const [accounts, positions, pending] = await Promise.all([
       this.o.rest.accounts(),
       this.o.rest.allPositions(),
@@ -301,19 +310,23 @@ export class BitgetVenue implements Venue {
     const plans = await this.o.rest.ordersPlanPending({ planType: "profit_loss" });
     const now = Date.now();
     const usdt = accounts.find((a) => a.marginCoin === "USDT") ?? accounts[0];
-    if (usdt) this.setAccount(accountFrom(usdt, this.totals), now);
-    this.setPositions(
-      positions.filter((p) => this.specs.has(p.symbol) && Number(p.total) > 0).map(positionFrom),
-      now,
-    );
+    if (usdt && this.accountAt < asOf) this.setAccount(accountFrom(usdt, this.totals), now);
+    if (this.positionsAt < asOf) {
+      this.setPositions(
+        positions.filter((p) => this.specs.has(p.symbol) && Number(p.total) > 0).map(positionFrom),
+        now,
+      );
+    }
     const seen = new Set<string>();
     for (const r of pending) {
       const o = orderFromRest(r, this.positionMode);
       if (!o.clientOid) continue;
       seen.add(o.clientOid);
-      this.setOrder(o, now);
+      if ((this.orderAt.get(o.clientOid) ?? 0) < asOf) this.setOrder(o, now);
     }
-    for (const oid of [...this.open.keys()]) if (!seen.has(oid)) this.open.delete(oid);
+    for (const oid of [...this.open.keys()]) {
+      if (!seen.has(oid) && (this.orderAt.get(oid) ?? 0) < asOf) this.open.delete(oid);
+    }
     this.plans.clear();
     for (const r of plans) {
       const p = planFrom(r);
@@ -332,10 +345,14 @@ export class BitgetVenue implements Venue {
           const o = orderFromWs(r, this.positionMode);
           const fill = fillFromWs(r, this.positionMode, push.recvTs);
           if (fill) this.emitFill(fill);
-          if (o.clientOid) this.setOrder(o, now);
+          if (o.clientOid) {
+            this.orderAt.set(o.clientOid, ++this.updates);
+            this.setOrder(o, now);
+          }
         }
         break;
       case "positions":
+        this.positionsAt = ++this.updates;
         this.setPositions(
           push.data.filter((p) => this.specs.has(p.instId) && Number(p.total) > 0).map(
             positionFrom,
@@ -345,7 +362,10 @@ export class BitgetVenue implements Venue {
         break;
       case "account": {
         const usdt = push.data.find((a) => a.marginCoin === "USDT") ?? push.data[0];
-        if (usdt) this.setAccount(accountFrom(usdt, this.totals), now);
+        if (usdt) {
+          this.accountAt = ++this.updates;
+          this.setAccount(accountFrom(usdt, this.totals), now);
+        }
         break;
       }
       case "orders-algo":
@@ -374,7 +394,45 @@ export class BitgetVenue implements Venue {
     this.totals.fees += f.fee;
     this.totals.realized += f.realizedPnl;
     this.hub.emit(f);
+    if (f.exact) this.applyFill(f);
     this.schedulePositionsRead();
+  }
+
+  /**
+   * One-way accounts: the fill a push reports moves the positions mirror at once, so the engine
+   * never sees a position the fill already closed while Bitget's `positions` push is on its way
+   * (that push, or the REST re-read after it, then replaces the mirror). Hedge accounts wait for
+   * the push: a fill alone does not say which leg it hit.
+   */
+  private applyFill(f: FillEvent): void {
+    if (this.positionMode !== "one_way") return;
+    const legs = this.positionsView.filter((p) => p.symbol === f.symbol);
+    const others = this.positionsView.filter((p) => p.symbol !== f.symbol);
+    const cur = legs[0];
+    const net = cur ? (cur.holdSide === "long" ? cur.size : -cur.size) : 0;
+    const next = net + (f.direction === "buy" ? f.size : -f.size);
+    const eps = 1e-12 * Math.max(1, Math.abs(net) + f.size);
+    let leg: SimPosition | null = null;
+    if (Math.abs(next) > eps) {
+      const side = next > 0 ? "long" : "short";
+      const grows = cur !== undefined && cur.holdSide === side && Math.abs(next) > Math.abs(net);
+      const entry = cur && cur.holdSide === side
+        ? (grows ? (cur.entryPrice * cur.size + f.price * f.size) / Math.abs(next) : cur.entryPrice)
+        : f.price;
+      leg = {
+        symbol: f.symbol,
+        holdSide: side,
+        marginMode: this.o.marginMode,
+        size: Number(Math.abs(next).toFixed(this.spec(f.symbol).volumePlace)),
+        entryPrice: entry,
+        leverage: cur?.leverage ?? NaN,
+        margin: cur?.margin ?? 0,
+        markPrice: cur?.markPrice ?? f.price,
+        unrealizedPnl: cur?.unrealizedPnl ?? 0,
+        liquidationPrice: cur?.liquidationPrice ?? NaN,
+      };
+    }
+    this.setPositions(leg ? [...others, leg] : others, f.ts);
   }
 
   /** A fill changes positions: re-read them shortly after, whatever the push does (§3.2). */
@@ -384,7 +442,9 @@ export class BitgetVenue implements Venue {
       this.positionsTimer = undefined;
       if (this.closed) return;
       try {
+        const asOf = ++this.updates;
         const rows = await this.o.rest.allPositions();
+        if (this.positionsAt >= asOf) return; // a push since the request is newer
         this.setPositions(
           rows.filter((p) => this.specs.has(p.symbol) && Number(p.total) > 0).map(positionFrom),
           Date.now(),

@@ -8,8 +8,9 @@ import { DatabaseSync } from "node:sqlite";
 import { type Config, parseConfig } from "../../src/config/config.ts";
 import { type DaemonSummary, runDaemon } from "../../src/live/daemon.ts";
 import { createLogger, type Logger } from "../../src/ops/log.ts";
-import type { Simulator } from "../../src/simulator/server.ts";
-import { ROOT } from "./collect_harness.ts";
+import type { Simulator, SimulatorOptions } from "../../src/simulator/server.ts";
+import assert from "node:assert/strict";
+import { ROOT, sim } from "./collect_harness.ts";
 
 /** Credentials the tests give the simulator and the daemon (not real Bitget keys). */
 export const TEST_KEYS = {
@@ -150,4 +151,133 @@ export function spawnRun(dir: string, args: string[], env: Record<string, string
     };
   })();
   return { child, done };
+}
+
+// ---- the simulator's private books vs the daemon's journal ------------------------------------
+
+export interface SimOrder {
+  clientOid: string;
+  orderId: string;
+  symbol: string;
+  side: string;
+  size: number;
+  filledSize: number;
+  state: string;
+  placeRequests: number;
+}
+export interface SimFill {
+  tradeId: string;
+  orderId: string;
+  clientOid: string;
+  symbol: string;
+  side: string;
+  price: number;
+  size: number;
+}
+
+export function simPrivate(s: Simulator) {
+  const st = s.status() as unknown as {
+    orders: SimOrder[];
+    fills: SimFill[];
+    positions: { symbol: string; holdSide: string; size: number }[];
+    placeRequests: number;
+    duplicateClientOids: number;
+  };
+  return st;
+}
+
+/** The simulator with the test keys; `faults` armed at start, `opts` passed through. */
+export async function liveSim(
+  recording: string,
+  speed: number | "max",
+  faults: string[] = [],
+  opts: Partial<SimulatorOptions> = {},
+) {
+  return await sim({ recording, speed, onEnd: "idle", credentials: TEST_KEYS, faults, ...opts });
+}
+
+export const simUrls = (s: Simulator) => [
+  "--rest-url",
+  s.restUrl,
+  "--ws-url",
+  s.wsUrl,
+  "--private-ws-url",
+  s.wsUrl.replace("/public", "/private"),
+];
+
+/** The daemon's journal equals the simulator's books, order for order and fill for fill. */
+export function assertJournalEqualsSim(db: string, s: Simulator): void {
+  const st = simPrivate(s);
+  const mine = new Map(
+    rows<{
+      client_oid: string;
+      venue_order_id: string | null;
+      symbol: string;
+      side: string;
+      size: string;
+      filled_size: string;
+      state: string;
+      kind: string;
+    }>(db, "SELECT * FROM orders WHERE mode = 'live'").map((r) => [r.client_oid, r]),
+  );
+  const theirs = new Set<string>();
+  for (const o of st.orders) {
+    theirs.add(o.clientOid);
+    const m = mine.get(o.clientOid);
+    assert.ok(m, `simulator order ${o.clientOid} is in the daemon's orders table`);
+    assert.equal(
+      m.venue_order_id,
+      o.orderId,
+      `${o.clientOid} orderId: ${JSON.stringify({ m, o })}`,
+    );
+    assert.equal(m.symbol, o.symbol);
+    assert.ok(Math.abs(Number(m.filled_size) - o.filledSize) < 1e-12, `${o.clientOid} filled`);
+    const state = o.state === "canceled" ? "cancelled" : o.state;
+    assert.equal(m.state, state, `${o.clientOid} state`);
+  }
+  for (const [oid, m] of mine) {
+    if (m.kind !== "order") continue;
+    const placed = !["rejected", "not_placed"].includes(m.state);
+    assert.equal(theirs.has(oid), placed, `daemon order ${oid} (${m.state}) vs simulator`);
+  }
+  const fills = rows<{ trade_id: string; client_oid: string; price: string; size: string }>(
+    db,
+    "SELECT trade_id, client_oid, price, size FROM fills WHERE mode = 'live'",
+  );
+  assert.equal(
+    fills.length,
+    st.fills.length,
+    `one fill row per simulator fill: ${JSON.stringify({ fills, sim: st.fills })}`,
+  );
+  const byId = new Map(fills.map((f) => [f.trade_id, f]));
+  for (const f of st.fills) {
+    const m = byId.get(f.tradeId);
+    assert.ok(m, `fill ${f.tradeId} recorded`);
+    assert.equal(m.client_oid, f.clientOid);
+    // The wire carries averages with 4 more decimals than the tick (the status: unrounded).
+    assert.ok(
+      Math.abs(Number(m.price) - f.price) < 1e-4 * f.price * 1e-4 &&
+        Math.abs(Number(m.size) - f.size) < 1e-12,
+      `fill ${f.tradeId}: ${JSON.stringify({ m, f })}`,
+    );
+  }
+  // No clientOid was accepted twice: the simulator holds each at most once and the daemon knows it.
+  assert.equal(new Set(st.orders.map((o) => o.clientOid)).size, st.orders.length);
+}
+
+/** The journal's expected positions (last snapshot + later fills) equal the simulator's. */
+export function assertPositionsAgree(db: string, s: Simulator): void {
+  const snap = rows<{ symbol: string; hold_side: string; size: string }>(
+    db,
+    `SELECT symbol, hold_side, size FROM positions_snapshots
+     WHERE snap = (SELECT MAX(snap) FROM positions_snapshots WHERE mode = 'live')`,
+  );
+  const exch = simPrivate(s).positions;
+  for (const p of snap) {
+    const have = exch.filter((x) => x.symbol === p.symbol && x.holdSide === p.hold_side)
+      .reduce((t, x) => t + x.size, 0);
+    if (p.hold_side === "flat") {
+      assert.equal(exch.filter((x) => x.symbol === p.symbol).length, 0, `${p.symbol} flat`);
+    } else assert.ok(Math.abs(have - Number(p.size)) < 1e-12, `${p.symbol} ${p.hold_side}`);
+  }
 }
