@@ -129,6 +129,17 @@ export class RateLimiter {
   }
 
   /** Resolves when a request to `endpoint` may start (after any 429 backoff and both buckets). */
+  /**
+   * Takes the endpoint's and the global token synchronously when both are free and nobody is
+   * queued; false (nothing taken) otherwise — then `acquire`.
+   */
+  tryAcquire(endpoint: string): boolean {
+    const s = this.state(endpoint);
+    if (s.blockedUntil > performance.now()) return false;
+    if (!s.bucket.ready() || !this.global.ready()) return false;
+    return s.bucket.tryTake() && this.global.tryTake();
+  }
+
   async acquire(endpoint: string): Promise<void> {
     const s = this.state(endpoint);
     for (;;) {

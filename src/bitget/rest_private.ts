@@ -190,6 +190,7 @@ export class BitgetPrivateRest {
   private offset = 0;
   private lastSync: number | null = null;
   private firstSync: Promise<void> | null = null;
+  private firstSyncDone = false;
   private syncing: Promise<{ offsetMs: number; rttMs: number }> | null = null;
   private readonly counters = new Map<string, EndpointStats>();
 
@@ -221,6 +222,7 @@ export class BitgetPrivateRest {
       });
       this.offset = Math.round(r.data.serverTime - (r.sentAt + r.recvAt) / 2);
       this.lastSync = this.now();
+      this.firstSyncDone = true;
       this.log.info("server time synced", { offsetMs: this.offset, rttMs: r.recvAt - r.sentAt });
       return { offsetMs: this.offset, rttMs: r.recvAt - r.sentAt };
     })().finally(() => this.syncing = null);
@@ -462,7 +464,8 @@ export class BitgetPrivateRest {
     const stats = this.counter(c.path);
     let resynced = false;
     for (let attempt = 0;;) {
-      if (signed) await this.ensureSynced();
+      // Synced and fresh: no await, so the request can leave in its decision's turn.
+      if (signed && !this.syncFresh()) await this.ensureSynced();
       try {
         return await this.once(c, signed, query, body);
       } catch (e) {
@@ -491,13 +494,25 @@ export class BitgetPrivateRest {
     }
   }
 
+  /** True once the first sync attempt ended and the last sync is younger than the interval. */
+  private syncFresh(): boolean {
+    if (this.opts.autoSyncTime === false) return true;
+    if (!this.firstSyncDone) return false;
+    const age = this.lastSync === null ? 0 : this.now() - this.lastSync;
+    return age <= (this.opts.resyncIntervalMs ?? 1_800_000);
+  }
+
   /** The first signed request (and every concurrent one) waits for one sync attempt. */
   private async ensureSynced(): Promise<void> {
     if (this.opts.autoSyncTime === false) return;
     const warn = (e: unknown) => this.log.warn("server time sync failed", { err: String(e) });
     // One attempt; on failure the offset stays 0 and a 40005/40008 triggers a re-sync.
-    this.firstSync ??= this.syncTime().then(() => {}, warn);
-    await this.firstSync;
+    if (!this.firstSyncDone) {
+      this.firstSync ??= this.syncTime().then(() => {}, warn).finally(() => {
+        this.firstSyncDone = true;
+      });
+      await this.firstSync;
+    }
     const age = this.lastSync === null ? 0 : this.now() - this.lastSync;
     if (age > (this.opts.resyncIntervalMs ?? 1_800_000)) {
       this.lastSync = this.now();
@@ -513,7 +528,7 @@ export class BitgetPrivateRest {
   ): Promise<{ data: T; sentAt: number; recvAt: number }> {
     const safe = c.method === "GET";
     const creds = this.opts.credentials;
-    await this.limiter.acquire(c.path);
+    if (!this.limiter.tryAcquire(c.path)) await this.limiter.acquire(c.path);
     const ts = String(Math.round(this.serverNow()));
     const headers: Record<string, string> = signed
       ? signedHeaders(creds, ts, c.method, c.path, query, body, this.opts.demo)

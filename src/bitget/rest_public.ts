@@ -79,25 +79,49 @@ export class TokenBucket {
   private tokens: number;
   private last = performance.now();
   private chain: Promise<void> = Promise.resolve();
+  private waiting = 0;
   private readonly cap: number;
   constructor(private readonly rate: number, burst = 1) {
     this.cap = Math.max(1, burst);
     this.tokens = this.cap;
   }
+
+  private refill(): void {
+    const now = performance.now();
+    this.tokens = Math.min(this.cap, this.tokens + ((now - this.last) / 1000) * this.rate);
+    this.last = now;
+  }
+
+  /** True when `tryTake` would succeed now (nobody queued, a whole token available). */
+  ready(): boolean {
+    if (this.waiting > 0) return false;
+    this.refill();
+    return this.tokens >= 1;
+  }
+
+  /**
+   * Takes a token synchronously when one is available and nobody is queued (FIFO is kept);
+   * false otherwise (then use `take`). Lets a request leave in the same turn as its decision.
+   */
+  tryTake(): boolean {
+    if (!this.ready()) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
   /** Resolves when a token was taken. */
   take(): Promise<void> {
+    this.waiting++;
     const next = this.chain.then(async () => {
       for (;;) {
-        const now = performance.now();
-        this.tokens = Math.min(this.cap, this.tokens + ((now - this.last) / 1000) * this.rate);
-        this.last = now;
+        this.refill();
         if (this.tokens >= 1) {
           this.tokens -= 1;
           return;
         }
         await new Promise((r) => setTimeout(r, Math.ceil(((1 - this.tokens) / this.rate) * 1000)));
       }
-    });
+    }).finally(() => this.waiting--);
     this.chain = next;
     return next;
   }

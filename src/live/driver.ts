@@ -50,7 +50,10 @@ export interface LiveDriverOptions {
   log: Logger;
   /** Keep every recorded decision value (tests, parity); default false (only the last). */
   keepRecords?: boolean;
-  /** Called with the decision latency (ms, event handed to the Trader → intents placed). */
+  /**
+   * Called per event with the decision latency (ms: event handed to the Trader → its intents
+   * returned) and the number of intents (placing them is not included).
+   */
   onDecision?: (ms: number, intents: number) => void;
 }
 
@@ -76,6 +79,8 @@ export class LiveDriver {
   private readonly books = new Map<string, OrderBook>();
   private readonly specs: Map<string, ContractSpec>;
   private entriesOpen = true;
+  /** Receive time (epoch ms, µs resolution) of the event being handled (tick-to-order bench). */
+  currentRecvTs = NaN;
   private killed: string | null = null;
   readonly ctx: StrategyContext;
   private unsubscribe: (() => void) | null = null;
@@ -174,12 +179,17 @@ export class LiveDriver {
     if (sim) sim.onMarketEvent(ev);
     if (ev.kind === "book") this.onBook(ev);
     else if (ev.kind === "trade") this.lasts.set(ev.symbol, ev.price);
+    this.currentRecvTs = ev.recvTs;
     const t0 = performance.now();
     const res: MaybeAsync = this.o.trader.onEvent?.(ev, this.ctx);
     if (res instanceof Promise) {
-      return res.then((intents) => this.place(intents ?? undefined, t0));
+      return res.then((intents) => {
+        this.o.onDecision?.(performance.now() - t0, intents?.length ?? 0);
+        this.place(intents ?? undefined);
+      });
     }
-    this.place(res ?? undefined, t0);
+    this.o.onDecision?.(performance.now() - t0, res?.length ?? 0);
+    this.place(res ?? undefined);
   }
 
   /**
@@ -231,8 +241,7 @@ export class LiveDriver {
     return t;
   }
 
-  private place(intents: Intent[] | undefined, t0: number): void {
-    const n = intents?.length ?? 0;
+  private place(intents: Intent[] | undefined): void {
     if (intents) {
       for (const it of intents) {
         if (it.kind !== "tpsl" && !it.reduceOnly) {
@@ -251,7 +260,6 @@ export class LiveDriver {
         if (p instanceof Promise) p.catch((e) => this.fail(e));
       }
     }
-    this.o.onDecision?.(performance.now() - t0, n);
   }
 
   /** The risk module tripped a halt: cancel our resting orders too (the engine flattens). */

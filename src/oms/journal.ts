@@ -195,6 +195,8 @@ export class OrderJournal {
   private readonly byOid: StatementSync;
   private readonly insFill: StatementSync;
   private readonly cache = new Map<string, OrderRow>();
+  /** UPDATE statements by the column list they set. */
+  private readonly updates = new Map<string, StatementSync>();
 
   /**
    * @param db a writable connection to a migrated bitget-bot database (Store.open)
@@ -254,11 +256,14 @@ export class OrderJournal {
     if (keys.length === 0) return;
     Object.assign(row, patch, { updatedTs: now });
     const sets = [...keys.map((k) => `${COLS[k]} = ?`), "updated_ts = ?"].join(", ");
-    this.db.prepare(`UPDATE orders SET ${sets} WHERE client_oid = ?`).run(
-      ...keys.map((k) => toSql(k, patch[k])),
-      now,
-      clientOid,
-    );
+    let st = this.updates.get(sets);
+    if (!st) {
+      this.updates.set(
+        sets,
+        st = this.db.prepare(`UPDATE orders SET ${sets} WHERE client_oid = ?`),
+      );
+    }
+    st.run(...keys.map((k) => toSql(k, patch[k])), now, clientOid);
   }
 
   /** Orders of this mode that may still change on the exchange (all runs of this database). */

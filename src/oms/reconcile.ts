@@ -171,6 +171,8 @@ export async function reconcile(o: ReconcileOptions): Promise<ReconcileReport> {
         r.notPlaced++;
       }
     }
+    // What arrived meanwhile changed positions and balance: read them again.
+    await bv.refresh();
   }
   // 3. fills short of the filled size.
   for (const row of shortOfFills(j)) {
