@@ -1,5 +1,5 @@
 /**
- * `deno task bench [--quick] [--only ingest,store,features,scoring,decision,trainer,backtest]`: every capability's
+ * `deno task bench [--quick] [--only ingest,store,features,scoring,decision,trainer,backtest,run]`: every capability's
  * figure next to a baseline measured in the same run (never a timed assertion). The machine is
  * shared, so compare the ratios, not absolute times across runs.
  */
@@ -11,6 +11,7 @@ import { runTrainerBench } from "./trainer_bench.ts";
 import { formatDecisionBench, runDecisionBench } from "./decision_bench.ts";
 import { compareIngestRates } from "../src/store/bench_support.ts";
 import { formatBacktestBench, runBacktestBench } from "./backtest_bench.ts";
+import { formatRunBench, runRunBench } from "./run_bench.ts";
 import { loadReplayFrames } from "../src/ingest/replay_frames.ts";
 
 const { values } = parseArgs({
@@ -91,6 +92,12 @@ if (want("backtest")) {
   const r = await runBacktestBench(quick);
   results.backtest = r;
   say(formatBacktestBench(r) + "\n");
+}
+
+if (want("run")) {
+  const r = await runRunBench(quick ? 20 : 60);
+  results.run = r;
+  say(formatRunBench(r) + "\n");
 }
 
 if (values.json) console.log(JSON.stringify(results, null, 2));

@@ -233,6 +233,79 @@ Deno.test("oms: a request the venue never got is re-sent under the same clientOi
   store.close();
 });
 
+Deno.test("oms: a cancel whose answer is lost is settled by asking the venue; sent once", async () => {
+  const { store, runId } = await setup();
+  const j = new OrderJournal(store.db, "live", runId);
+  const v = venue();
+  let cancels = 0;
+  const origCancel = v.cancelOrder.bind(v);
+  const wrapped = Object.assign(Object.create(v), {
+    // The exchange executes the cancel, its answer never comes back.
+    cancelOrder: (s: string, oid: string) => {
+      cancels++;
+      origCancel(s, oid);
+      return Promise.reject(new OutcomeUnknownError("cancel-order", oid, "timeout"));
+    },
+    order: (s: string, oid: string) => Promise.resolve(v.order(s, oid)),
+  });
+  const m = oms(wrapped, j);
+  // A resting limit buy below the bid; no venue events reach the manager after placement.
+  m.submit({ symbol: "BTCUSDT", side: "buy", size: 0.001, orderType: "limit", price: 59_000 });
+  await m.idle();
+  const oid = j.allOrders()[0].clientOid;
+  assert.equal(j.get(oid)!.state, "live");
+  assert.equal(await m.cancel("BTCUSDT", oid), "cancelled");
+  assert.equal(cancels, 1, "the exchange said cancelled: not sent again");
+  assert.equal(m.counters.cancelsUnknown, 1);
+  assert.equal(j.get(oid)!.state, "cancelled");
+  store.close();
+});
+
+Deno.test("oms: a cancel lost on the way is sent again only while the venue shows the order open", async () => {
+  const { store, runId } = await setup();
+  const j = new OrderJournal(store.db, "live", runId);
+  const v = venue();
+  let cancels = 0;
+  const origCancel = v.cancelOrder.bind(v);
+  const wrapped = Object.assign(Object.create(v), {
+    cancelOrder: (s: string, oid: string) => {
+      cancels++;
+      // The first cancel never reaches the exchange (reset before it was read).
+      if (cancels === 1) {
+        return Promise.reject(new OutcomeUnknownError("cancel-order", oid, "reset"));
+      }
+      return Promise.resolve(origCancel(s, oid));
+    },
+    order: (s: string, oid: string) => Promise.resolve(v.order(s, oid)),
+  });
+  const m = oms(wrapped, j);
+  m.submit({ symbol: "BTCUSDT", side: "buy", size: 0.001, orderType: "limit", price: 59_000 });
+  await m.idle();
+  const oid = j.allOrders()[0].clientOid;
+  assert.equal(await m.cancel("BTCUSDT", oid), "cancelled");
+  assert.equal(cancels, 2, "re-sent once, after the venue still showed the order live");
+  store.close();
+});
+
+Deno.test("oms: a cancel refused because the order filled records the fill, not a cancel", async () => {
+  const { store, runId } = await setup();
+  const j = new OrderJournal(store.db, "live", runId);
+  const v = venue();
+  const m = oms(v, j);
+  m.submit({ symbol: "BTCUSDT", side: "buy", size: 0.001, orderType: "limit", price: 59_000 });
+  await m.idle();
+  const oid = j.allOrders()[0].clientOid;
+  // The market trades through the limit: the order fills before the cancel arrives; the
+  // manager hears of it only through the lookup.
+  v.onMarketEvent(book(2_000, [[58_900, 5]], [[58_950, 5]]));
+  assert.equal(v.order("BTCUSDT", oid)?.status, "filled");
+  assert.equal(await m.cancel("BTCUSDT", oid), "filled");
+  assert.equal(j.get(oid)!.filledSize, "0.001");
+  // (The simulated venue reports fills as events only; the Bitget venue's REST `fills` lookup
+  // after such a cancel is covered against the loopback simulator in run_live_test.ts.)
+  store.close();
+});
+
 Deno.test("oms: adoption of an order with this database's tag the journal does not know", async () => {
   const { store, runId } = await setup();
   const j = new OrderJournal(store.db, "live", runId);

@@ -66,6 +66,14 @@ Deno.test({
           20,
         );
         if (exited !== null) {
+          await Deno.writeTextFile(
+            `${dir}/sim-orders.json`,
+            JSON.stringify(simPrivate(s), null, 1),
+          );
+          await Deno.writeTextFile(
+            `${dir}/run-${i}.log`,
+            (exited as { stdout: string }).stdout + (exited as { stderr: string }).stderr,
+          );
           const o = simPrivate(s).orders.map((x) =>
             `${x.clientOid}:${x.symbol}:${x.side}:${x.state}`
           );
@@ -82,13 +90,21 @@ Deno.test({
         await new Promise((r) => setTimeout(r, afterMs));
         p.child.kill("SIGKILL");
         const out = await p.done;
+        await Deno.writeTextFile(`${dir}/run-${i}.log`, out.stdout + out.stderr);
         assert.equal(out.signal, "SIGKILL", `run ${i} was killed, not stopped: ${out.stderr}`);
         kills.push({ afterMs, ordersBefore: before, ordersAfter: simPrivate(s).placeRequests });
       }
       // A last, clean run: reconciles what the last kill left, trades a little, stops on SIGTERM.
       const last = spawnRun(dir, args, TEST_ENV);
       const before = simPrivate(s).placeRequests;
-      await waitFor("the last run trading", () => simPrivate(s).placeRequests > before, 30_000);
+      let lastExit: { code: number; stderr: string; stdout: string } | null = null;
+      last.done.then((o) => (lastExit = o));
+      await waitFor(
+        "the last run trading",
+        () => lastExit !== null || simPrivate(s).placeRequests > before,
+        30_000,
+      );
+      assert.equal(lastExit, null, `the last run exited: ${JSON.stringify(lastExit)}`);
       await waitFor(
         "no order in flight",
         () => {

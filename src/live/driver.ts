@@ -304,10 +304,10 @@ export class LiveDriver {
   private async cancelOpenOrders(): Promise<void> {
     for (const o of this.o.venue.openOrders()) {
       if (!this.o.oms.journal.isOurs(o.clientOid) || !this.specs.has(o.symbol)) continue;
-      try {
-        await this.o.venue.cancelOrder(o.symbol, o.clientOid);
-      } catch (e) {
-        this.o.log.warn("cancel failed", { clientOid: o.clientOid, error: String(e) });
+      // The order manager re-queries a cancel that times out (never assumed done).
+      const state = await this.o.oms.cancel(o.symbol, o.clientOid);
+      if (state !== "cancelled" && state !== "filled") {
+        this.o.log.warn("cancel not confirmed", { clientOid: o.clientOid, state });
       }
     }
   }

@@ -87,6 +87,10 @@ export interface OmsCounters {
   duplicatesAnswered: number;
   adopted: number;
   fills: number;
+  /** Cancel requests sent (first sends and re-sends). */
+  cancels: number;
+  /** Cancels whose answer never came (timeout, reset): resolved by asking the exchange. */
+  cancelsUnknown: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -107,6 +111,8 @@ export class OrderManager {
     duplicatesAnswered: 0,
     adopted: 0,
     fills: 0,
+    cancels: 0,
+    cancelsUnknown: 0,
   };
   private readonly resolveCfg: ResolveSettings;
   private readonly busy = new Set<Promise<void>>();
@@ -250,6 +256,16 @@ export class OrderManager {
         ? null
         : formatPrice(spec, req.presetStopSurplusPrice),
       reason: it.reason ?? null,
+    });
+    this.o.log.info("order sent", {
+      clientOid,
+      symbol: it.symbol,
+      side: req.side,
+      tradeSide: req.tradeSide,
+      size: req.size,
+      type: req.orderType,
+      reduceOnly: req.reduceOnly,
+      reason: it.reason,
     });
     return this.settle(clientOid, () => this.o.venue.placeOrder(req));
   }
@@ -488,6 +504,74 @@ export class OrderManager {
       avgPrice: o.filledSize > 0 ? formatPrice(spec, o.avgPrice) : null,
       fee: o.fee.toFixed(8),
     };
+  }
+
+  /**
+   * Cancels one of our open orders and settles its state the way a placement is settled: the
+   * cancel's answer is not trusted alone — a refusal may mean the order filled meanwhile, and a
+   * cancel with no answer (timeout, reset: OutcomeUnknownError) may or may not have reached the
+   * exchange — so the order is then looked up by clientOid (REST detail) and its final state and
+   * fills recorded. The cancel is sent again only while the exchange still shows the order open
+   * (a cancel has no second effect, but it is not repeated blindly either). Resolves with the
+   * journal state afterwards; an order the exchange does not know is left for reconciliation.
+   * Never throws for exchange errors.
+   */
+  async cancel(symbol: string, clientOid: string): Promise<OrderState | null> {
+    const cfg = this.resolveCfg;
+    const stateNow = () => this.o.journal.get(clientOid)?.state ?? null;
+    for (let send = 0; send <= cfg.maxResends; send++) {
+      const st = stateNow();
+      if (st !== null && FINAL_STATES.has(st)) return st;
+      this.counters.cancels++;
+      let answer: "ack" | "refused" | "unknown";
+      try {
+        const r = await this.o.venue.cancelOrder(symbol, clientOid);
+        answer = isRejection(r) ? "refused" : "ack";
+        if (isRejection(r)) {
+          this.o.log.warn("cancel refused: asking the exchange", { clientOid, code: r.code });
+        }
+      } catch (e) {
+        if (!(e instanceof OutcomeUnknownError)) throw e;
+        answer = "unknown";
+        this.counters.cancelsUnknown++;
+        this.o.log.warn("cancel outcome unknown: asking the exchange", {
+          clientOid,
+          error: e.message,
+        });
+      }
+      for (const delay of cfg.queryDelaysMs) {
+        const cur = stateNow();
+        if (cur !== null && FINAL_STATES.has(cur)) return cur; // a push settled it
+        await sleep(delay);
+        let o: SimOrder | undefined;
+        try {
+          o = await this.o.venue.order(symbol, clientOid);
+        } catch (e) {
+          this.o.log.warn("order lookup failed", { clientOid, error: (e as Error).message });
+          continue;
+        }
+        if (!o) return stateNow();
+        const state = stateOf(o.status);
+        if (FINAL_STATES.has(state)) {
+          this.onOrder(o);
+          if (o.filledSize > 0 && this.o.venue.fillsOf) {
+            try {
+              for (const f of await this.o.venue.fillsOf(symbol, o.orderId, clientOid)) {
+                this.onFill(f);
+              }
+            } catch (e) {
+              this.o.log.warn("fills lookup failed", { clientOid, error: (e as Error).message });
+            }
+          }
+          return stateNow();
+        }
+        // Still open after a refusal or a lost answer: cancel again. After an ack, the
+        // exchange may simply not have processed it yet: ask again after the next delay.
+        if (answer !== "ack") break;
+      }
+    }
+    this.o.log.error("order still open after cancelling: left for reconciliation", { clientOid });
+    return stateNow();
   }
 
   /** Keeps the journal current from one venue event (see module doc). */

@@ -406,6 +406,9 @@ export class BitgetVenue implements Venue {
    */
   private applyFill(f: FillEvent): void {
     if (this.positionMode !== "one_way") return;
+    // The fill is newer than any REST read already on its way: such a read answers for a moment
+    // before this fill and must not put the position back.
+    this.positionsAt = ++this.updates;
     const legs = this.positionsView.filter((p) => p.symbol === f.symbol);
     const others = this.positionsView.filter((p) => p.symbol !== f.symbol);
     const cur = legs[0];
