@@ -210,7 +210,10 @@ export class TradingEngine implements Trader {
       lastPrice: (s) => ctx.lastPrice(s),
       takerFeeRate: (s) => ctx.contract(s).takerFeeRate,
       tradable: (s) => !this.warming && !ctx.inGap(s) && (this.scanner?.isTradable(s) ?? true),
-      record: (s, n, v) => ctx.record(s, n, v),
+      // Warm-up replays history: its values are not decisions of this run.
+      record: (s, n, v) => {
+        if (!this.warming) ctx.record(s, n, v);
+      },
     };
   }
 

@@ -95,6 +95,8 @@ export interface DaemonSummary {
   decisionP50Ms: number;
   decisionP99Ms: number;
   records: { ts: number; symbol: string; name: string; value: number }[];
+  /** Stored market events replayed through the engine before the feed started (run.warmup). */
+  warmupEvents: number;
   shutdownMs: number;
 }
 
@@ -435,6 +437,7 @@ export async function runDaemon(o: DaemonOptions): Promise<DaemonSummary> {
     decisionP50Ms: q(0.5),
     decisionP99Ms: q(0.99),
     records: driver.records,
+    warmupEvents: warmed,
     shutdownMs: Math.round(performance.now() - t0),
   };
   log.info("run stopped", { ...summary, records: undefined });
