@@ -219,19 +219,26 @@ export class BitgetVenue implements Venue {
     return r ? orderFromRest(r, this.positionMode) : undefined;
   }
 
-  /** The exchange's fills of one order (REST `fills`), emitted as fill events when new. */
+  /**
+   * The exchange's fills of one order (REST `fills`), emitted as fill events when new. A REST
+   * fill is history — the positions mirror may or may not hold it already — so it does not move
+   * the mirror as a pushed fill does: when any was new, positions are re-read over REST before
+   * this resolves.
+   */
   async fillsOf(symbol: string, orderId: string, clientOid: string): Promise<FillEvent[]> {
     const rows = await this.o.rest.fills({ symbol, orderId });
     const detail = await this.o.rest.orderDetail({ symbol, orderId });
     const o = detail ? orderFromRest(detail, this.positionMode) : null;
     const out: FillEvent[] = [];
+    let fresh = 0;
     for (const r of rows) {
       const side = r.side as "buy" | "sell";
       const dir = o?.direction ?? direction(side, r.tradeSide, this.positionMode);
       const ev = fillFromRest(r, { clientOid: o?.clientOid || clientOid, direction: dir });
       out.push(ev);
-      this.emitFill(ev);
+      if (this.emitFill(ev, false)) fresh++;
     }
+    if (fresh > 0) await this.readPositions();
     return out;
   }
 
@@ -310,8 +317,12 @@ export class BitgetVenue implements Venue {
     const plans = await this.o.rest.ordersPlanPending({ planType: "profit_loss" });
     const now = Date.now();
     const usdt = accounts.find((a) => a.marginCoin === "USDT") ?? accounts[0];
-    if (usdt && this.accountAt < asOf) this.setAccount(accountFrom(usdt, this.totals), now);
+    if (usdt && this.accountAt < asOf) {
+      this.accountAt = asOf;
+      this.setAccount(accountFrom(usdt, this.totals), now);
+    }
     if (this.positionsAt < asOf) {
+      this.positionsAt = asOf;
       this.setPositions(
         positions.filter((p) => this.specs.has(p.symbol) && Number(p.total) > 0).map(positionFrom),
         now,
@@ -344,7 +355,7 @@ export class BitgetVenue implements Venue {
         for (const r of push.data) {
           const o = orderFromWs(r, this.positionMode);
           const fill = fillFromWs(r, this.positionMode, push.recvTs);
-          if (fill) this.emitFill(fill);
+          if (fill) this.emitFill(fill, true);
           if (o.clientOid) {
             this.orderAt.set(o.clientOid, ++this.updates);
             this.setOrder(o, now);
@@ -388,14 +399,16 @@ export class BitgetVenue implements Venue {
     this.hub.emit({ type: "order", ts, order: o });
   }
 
-  private emitFill(f: FillEvent): void {
-    if (!f.tradeId || this.seenTrades.has(f.tradeId)) return;
+  /** Emits a fill once per trade id; `pushed` fills also move the positions mirror. */
+  private emitFill(f: FillEvent, pushed: boolean): boolean {
+    if (!f.tradeId || this.seenTrades.has(f.tradeId)) return false;
     this.seenTrades.add(f.tradeId);
     this.totals.fees += f.fee;
     this.totals.realized += f.realizedPnl;
     this.hub.emit(f);
-    if (f.exact) this.applyFill(f);
+    if (pushed && f.exact) this.applyFill(f);
     this.schedulePositionsRead();
+    return true;
   }
 
   /**
@@ -441,21 +454,26 @@ export class BitgetVenue implements Venue {
   /** A fill changes positions: re-read them shortly after, whatever the push does (§3.2). */
   private schedulePositionsRead(): void {
     if (this.closed || this.positionsTimer !== undefined) return;
-    this.positionsTimer = setTimeout(async () => {
+    this.positionsTimer = setTimeout(() => {
       this.positionsTimer = undefined;
-      if (this.closed) return;
-      try {
-        const asOf = ++this.updates;
-        const rows = await this.o.rest.allPositions();
-        if (this.positionsAt >= asOf) return; // a push since the request is newer
-        this.setPositions(
-          rows.filter((p) => this.specs.has(p.symbol) && Number(p.total) > 0).map(positionFrom),
-          Date.now(),
-        );
-      } catch (e) {
-        this.o.logger.warn("positions re-read failed", { error: String(e) });
-      }
+      if (!this.closed) void this.readPositions();
     }, 1000);
+  }
+
+  /** Re-reads positions over REST; a push or fill newer than the request keeps its mirror. */
+  private async readPositions(): Promise<void> {
+    try {
+      const asOf = ++this.updates;
+      const rows = await this.o.rest.allPositions();
+      if (this.closed || this.positionsAt >= asOf) return; // a push since the request is newer
+      this.positionsAt = asOf;
+      this.setPositions(
+        rows.filter((p) => this.specs.has(p.symbol) && Number(p.total) > 0).map(positionFrom),
+        Date.now(),
+      );
+    } catch (e) {
+      this.o.logger.warn("positions re-read failed", { error: String(e) });
+    }
   }
 
   private setPositions(p: SimPosition[], ts: number): void {
