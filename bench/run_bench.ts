@@ -84,7 +84,7 @@ export async function runRunBench(seconds = 60): Promise<RunBenchResult> {
       mode: "live",
       strategy: "smoke",
       db: `${dir}/bench.db`,
-      tradingDb: Deno.env.get("BENCH_TRADING_DB") ? `${dir}/trading.db` : "",
+      tradingDb: "", // the journal shares the recording database, as by default
       killFile: `${dir}/KILL`,
       warmup: 0,
       // 0.8 s of market time at 4× speed = one order every 200 ms of wall time.

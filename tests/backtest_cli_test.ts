@@ -76,13 +76,69 @@ Deno.test("backtest CLI: regime on the real 30-day DB, files, summary, look-ahea
   }
 });
 
+Deno.test("backtest CLI: no specs in the database → the bundled snapshot, one line, run.json", async () => {
+  const db = await candleDb();
+  db.store.close();
+  try {
+    const out = join(db.dir, "snap");
+    const r = await cli(db.dir, [
+      db.path,
+      "--strategy",
+      "regime",
+      "--from",
+      "2025-05-10",
+      "--to",
+      "2025-05-12",
+      "--out",
+      out,
+      "--no-report",
+    ]);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const lines = r.stderr.split("\n").filter((l) => l.includes("contracts snapshot"));
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], /BTCUSDT, ETHUSDT .*snapshot of 2024-07-18/);
+    const run = JSON.parse(await Deno.readTextFile(join(out, "run.json")));
+    assert.deepEqual(run.contracts.BTCUSDT, {
+      source: "snapshot",
+      date: "2024-07-18",
+      requestTime: 1721347022835,
+    });
+    // The same run with the file named: the file is the source, no snapshot line.
+    const r2 = await cli(db.dir, [
+      db.path,
+      "--strategy",
+      "regime",
+      "--from",
+      "2025-05-10",
+      "--to",
+      "2025-05-12",
+      "--contracts",
+      CONTRACTS_JSON,
+      "--out",
+      join(db.dir, "file"),
+      "--no-report",
+    ]);
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.equal(r2.stderr.includes("contracts snapshot"), false);
+    const run2 = JSON.parse(await Deno.readTextFile(join(db.dir, "file", "run.json")));
+    assert.equal(run2.contracts.ETHUSDT.source, "file");
+    // Same specs, same result.
+    assert.equal(
+      await Deno.readTextFile(join(out, "metrics.json")),
+      await Deno.readTextFile(join(db.dir, "file", "metrics.json")),
+    );
+  } finally {
+    await Deno.remove(db.dir, { recursive: true });
+  }
+});
+
 Deno.test("backtest CLI: bad input gets a clear message and exit 2", async () => {
   const db = await candleDb();
   db.store.close();
   try {
     const cases: [string[], RegExp][] = [
       [[db.path, "--strategy", "momentum"], /--strategy: expected one of ml, regime, microswing/],
-      [[db.path, "--symbols", "BTCUSDT"], /no contract spec for BTCUSDT .*--contracts/],
+      [[db.path, "--symbols", "XRPUSDT"], /no contract spec for XRPUSDT .*--contracts/],
       [
         [db.path, "--strategy", "microswing", "--contracts", CONTRACTS_JSON],
         /microswing .* needs a database with books\/trades/,

@@ -20,6 +20,7 @@ import { buildTrades } from "../src/backtest/trades.ts";
 import { readCandles } from "../src/store/readers.ts";
 import { Store } from "../src/store/store.ts";
 import { importCandleHistory, TEST_CONTRACTS } from "./helpers/backtest_data.ts";
+import { findChromium } from "./helpers/chromium.ts";
 
 const CONTRACTS = TEST_CONTRACTS;
 const SYMBOLS = ["BTCUSDT", "ETHUSDT"];
@@ -64,26 +65,6 @@ function alternating(everyBars: number, notionalUsdt: number): Trader {
       }));
     },
   };
-}
-
-/**
- * Headless Chromium: /usr/bin/chromium, else chromium / chromium-browser on PATH. Probed by
- * running `--version` (needs only --allow-run; a stat of /usr/bin would need read access).
- */
-async function findChromium(): Promise<string> {
-  for (const c of ["/usr/bin/chromium", "chromium", "chromium-browser"]) {
-    try {
-      const v = await new Deno.Command(c, { args: ["--version"], stdout: "null", stderr: "null" })
-        .output();
-      if (v.success) return c;
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
-  }
-  throw new Error(
-    "headless Chromium not found (/usr/bin/chromium, chromium, chromium-browser): install " +
-      "Debian's chromium package (`sudo apt-get install -y chromium`); .ci/run does this",
-  );
 }
 
 interface RenderCheck {

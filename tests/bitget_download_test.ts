@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import type { HistoryStore } from "../src/bitget/history.ts";
 import { downloadCommand } from "../src/cli/download.ts";
+import type { ContractSpec } from "../src/market/contracts.ts";
 import type { CandleEvent, FundingEvent } from "../src/market/events.ts";
 
 const SHARED = new URL("../../shared/data/", import.meta.url);
@@ -27,6 +28,14 @@ function historyServer() {
     requests++;
     const u = new URL(req.url);
     const q = u.searchParams;
+    if (u.pathname.endsWith("/market/contracts") && q.get("productType") === "USDT-FUTURES") {
+      return new Response(
+        Deno.readTextFileSync(new URL("../sample/rest/contracts.json", import.meta.url)),
+        {
+          headers: { "content-type": "application/json" },
+        },
+      );
+    }
     if (q.get("symbol") !== "BTCUSDT") {
       return Response.json({ code: "40034", msg: "Parameter does not exist", data: null }, {
         status: 400,
@@ -92,6 +101,10 @@ class MemoryStore implements HistoryStore {
   }
   writeCandles(events: CandleEvent[]): void {
     for (const e of events) this.candles.set(`${e.interval}|${e.ts}`, e);
+  }
+  contracts: ContractSpec[] = [];
+  writeContracts(specs: ContractSpec[]): void {
+    this.contracts.push(...specs);
   }
   writeFunding(events: FundingEvent[]): void {
     for (const e of events) this.funding.set(e.ts, e);
@@ -187,6 +200,10 @@ Deno.test("download: candles (1m, 15m) + funding into the store, progress lines,
     assert.equal(byIv("1m").length, 1440);
     assert.equal(byIv("15m").length, 96);
     assert.equal(store.funding.size, 3, "00:00, 08:00, 16:00 settlements of that day");
+    assert.match(r.out, /done contracts: 1 specs stored \(BTCUSDT\)/);
+    assert.deepEqual(store.contracts.map((c) => [c.symbol, c.tickSize, c.lotSize]), [
+      ["BTCUSDT", 0.1, 0.0001],
+    ]);
     assert.match(r.out, /done BTCUSDT candles 1m: 1440 rows/);
     assert.match(r.out, /done BTCUSDT candles 15m: 96 rows/);
     assert.match(r.out, /done BTCUSDT funding: 3 rows/);
@@ -197,11 +214,12 @@ Deno.test("download: candles (1m, 15m) + funding into the store, progress lines,
     assert.equal(bar.high, Math.max(...mins.map((c) => c.high)));
     assert.equal(bar.close, mins.at(-1)!.close);
 
-    // Rerun: candles are up to date (no candle request), only the funding page is re-read.
+    // Rerun: candles are up to date (no candle request); the contract specs (one request) and
+    // the funding page are re-read.
     const before = srv.requests();
     const again = await run(argv, store);
     assert.equal(again.code, 0);
-    assert.equal(srv.requests() - before, 1);
+    assert.equal(srv.requests() - before, 2);
     assert.match(again.out, /up to date/);
 
     // An exchange error surfaces as exit 1 with the Bitget message.

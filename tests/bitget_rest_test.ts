@@ -11,6 +11,7 @@ import {
   BitgetRestError,
   type RestPublicOptions,
 } from "../src/bitget/rest_public.ts";
+import type { ContractSpec } from "../src/market/contracts.ts";
 import type { CandleEvent, FundingEvent } from "../src/market/events.ts";
 
 const SHARED = new URL("../../shared/", import.meta.url);
@@ -347,6 +348,10 @@ class MemoryStore implements HistoryStore {
   writeCandles(events: CandleEvent[]): void {
     this.writes++;
     for (const e of events) this.candles.set(`${e.symbol}|${e.interval}|${e.ts}`, e);
+  }
+  contracts: ContractSpec[] = [];
+  writeContracts(specs: ContractSpec[]): void {
+    this.contracts.push(...specs);
   }
   writeFunding(events: FundingEvent[]): void {
     for (const e of events) this.funding.set(`${e.symbol}|${e.ts}`, e);

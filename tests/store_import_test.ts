@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { Store } from "../src/store/store.ts";
+import { readContracts } from "../src/store/readers.ts";
 import { importCsv, ImportError, type ImportKind } from "../src/store/import_csv.ts";
 import { importCommand } from "../src/cli/import.ts";
 import { bookTop } from "../src/market/order_book.ts";
@@ -356,6 +357,37 @@ Deno.test("import CLI: rows imported/skipped, exit codes, bad file creates no da
       2,
     );
     assert.equal((await capture(() => importCommand([f, "--bogus"]))).code, 2);
+
+    // --contracts stores the symbol's spec (raw entry verbatim) with the rows.
+    const contracts = new URL("../sample/rest/contracts.json", import.meta.url).pathname;
+    const withSpec = await capture(() => importCommand([...args, "--contracts", contracts]));
+    assert.equal(withSpec.code, 0, withSpec.err);
+    assert.match(withSpec.out, /contract spec of ETHUSDT stored from .*contracts\.json/);
+    const s2 = Store.open(db, { readonly: true });
+    const specs = readContracts(s2);
+    const rawRow = s2.db.prepare("SELECT raw FROM contracts WHERE symbol = 'ETHUSDT'").get() as {
+      raw: string;
+    };
+    s2.close();
+    assert.deepEqual(specs.map((c) => [c.symbol, c.tickSize, c.lotSize, c.takerFeeRate]), [
+      ["ETHUSDT", 0.01, 0.01, 0.0006],
+    ]);
+    assert.equal(JSON.parse(rawRow.raw).symbol, "ETHUSDT");
+    const noEntry = await capture(() =>
+      importCommand([
+        f,
+        "--symbol",
+        "XRPUSDT",
+        "--kind",
+        "funding",
+        "--db",
+        db,
+        "--contracts",
+        contracts,
+      ])
+    );
+    assert.equal(noEntry.code, 1);
+    assert.match(noEntry.err, /--contracts .*contracts\.json: no entry for XRPUSDT/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -4,11 +4,12 @@
  * TradingEngine, replays, and derives trades and metrics. Output files are written by the caller
  * (see cli/backtest.ts) so benchmarks can time the replay alone.
  */
-import { readFileSync } from "node:fs";
 import type { Config } from "../config/config.ts";
 import { TradingEngine } from "../engine/engine.ts";
 import { engineConfig } from "../engine/engine_support.ts";
-import { type ContractSpec, parseContract } from "../market/contracts.ts";
+import type { ContractSpec } from "../market/contracts.ts";
+import { readContractsFile } from "../market/contracts_file.ts";
+import { CONTRACTS_SNAPSHOT, snapshotContract } from "../market/contracts_snapshot.ts";
 import { readContracts } from "../store/readers.ts";
 import { Store } from "../store/store.ts";
 import { createScanner, createTradingStrategy, type StrategyName } from "../strategy/registry.ts";
@@ -48,6 +49,8 @@ export interface BacktestRun {
   from: number;
   to: number;
   contracts: ContractSpec[];
+  /** Where each symbol's spec came from (database, --contracts file, bundled snapshot). */
+  contractSources: Record<string, ContractSource>;
   result: BacktestResult;
   trades: RoundTrip[];
   metrics: Metrics;
@@ -59,32 +62,67 @@ export interface BacktestRun {
 const exists = (store: Store, sql: string, ...args: (string | number)[]) =>
   store.db.prepare(sql).get(...args) !== undefined;
 
-/** Contract specs of `symbols`: from the store, else from `file`; throws BacktestError naming the gap. */
-export function resolveContracts(store: Store, symbols: string[], file?: string): ContractSpec[] {
-  const found = new Map<string, ContractSpec>(readContracts(store).map((c) => [c.symbol, c]));
+/**
+ * Where each symbol's contract spec came from: the database, the `--contracts` file, or the
+ * bundled snapshot (market/contracts_snapshot.ts, with its date). Recorded in `run.json`.
+ */
+export type ContractSource =
+  | { source: "database" }
+  | { source: "file"; file: string }
+  | { source: "snapshot"; date: string; requestTime: number };
+
+/**
+ * Contract specs of `symbols`, in this order of preference: the store, then `file` (a Bitget
+ * contracts JSON, envelope or bare array), then the bundled dated snapshot. Throws BacktestError
+ * naming the symbols found in none of them.
+ */
+export function resolveContractSources(
+  store: Store,
+  symbols: string[],
+  file?: string,
+): { specs: ContractSpec[]; sources: Record<string, ContractSource> } {
+  const found = new Map<string, [ContractSpec, ContractSource]>(
+    readContracts(store).map((c) => [c.symbol, [c, { source: "database" }]]),
+  );
   if (file) {
-    let rows: unknown[];
+    let specs: ContractSpec[];
     try {
-      const j = JSON.parse(readFileSync(file, "utf8"));
-      rows = Array.isArray(j) ? j : j.data;
-      if (!Array.isArray(rows)) throw new Error("expected a JSON array or {data: [...]}");
+      specs = readContractsFile(file).specs;
     } catch (e) {
-      throw new BacktestError(`--contracts ${file}: ${(e as Error).message}`);
+      throw new BacktestError((e as Error).message);
     }
-    for (const r of rows) {
-      const c = parseContract(r as Record<string, unknown>);
-      if (!found.has(c.symbol)) found.set(c.symbol, c);
+    for (const c of specs) {
+      if (!found.has(c.symbol)) found.set(c.symbol, [c, { source: "file", file }]);
+    }
+  }
+  for (const s of symbols) {
+    const c = found.has(s) ? undefined : snapshotContract(s);
+    if (c) {
+      found.set(s, [c, {
+        source: "snapshot",
+        date: CONTRACTS_SNAPSHOT.date,
+        requestTime: CONTRACTS_SNAPSHOT.requestTime,
+      }]);
     }
   }
   const missing = symbols.filter((s) => !found.has(s));
   if (missing.length > 0) {
     throw new BacktestError(
-      `no contract spec for ${missing.join(", ")} in the database${file ? ` or ${file}` : ""}: ` +
-        "collect stores them; for imported data pass --contracts <Bitget contracts JSON> " +
-        "(e.g. sample/rest/contracts.json)",
+      `no contract spec for ${missing.join(", ")} in the database${file ? `, ${file}` : ""} or ` +
+        `the bundled snapshot (${CONTRACTS_SNAPSHOT.date}: ` +
+        `${CONTRACTS_SNAPSHOT.specs.map((c) => c.symbol).join(", ")}): collect or download ` +
+        "store them; for imported data pass --contracts <Bitget contracts JSON>",
     );
   }
-  return symbols.map((s) => found.get(s)!);
+  return {
+    specs: symbols.map((s) => found.get(s)![0]),
+    sources: Object.fromEntries(symbols.map((s) => [s, found.get(s)![1]])),
+  };
+}
+
+/** Contract specs of `symbols` (see {@link resolveContractSources}). */
+export function resolveContracts(store: Store, symbols: string[], file?: string): ContractSpec[] {
+  return resolveContractSources(store, symbols, file).specs;
 }
 
 /** Replay mode: raw when order-book rows exist for every symbol, candles otherwise. */
@@ -131,7 +169,11 @@ export async function runPlan(plan: BacktestPlan): Promise<BacktestRun> {
   const store = Store.open(plan.db, { readonly: true });
   try {
     const bt = plan.config.backtest;
-    const contracts = resolveContracts(store, plan.symbols, plan.contractsFile ?? bt.contracts);
+    const { specs: contracts, sources: contractSources } = resolveContractSources(
+      store,
+      plan.symbols,
+      plan.contractsFile ?? bt.contracts,
+    );
     const mode = chooseMode(store, plan);
     const [f, t] = dataRange(store, plan, mode);
     const from = Number.isFinite(plan.from) ? plan.from : f;
@@ -202,7 +244,19 @@ export async function runPlan(plan: BacktestPlan): Promise<BacktestRun> {
     const replayMs = performance.now() - t0;
     const trades = buildTrades(result);
     const metrics = computeMetrics(result, trades);
-    return { plan, mode, from, to, contracts, result, trades, metrics, engine, replayMs };
+    return {
+      plan,
+      mode,
+      from,
+      to,
+      contracts,
+      contractSources,
+      result,
+      trades,
+      metrics,
+      engine,
+      replayMs,
+    };
   } finally {
     store.close();
   }

@@ -6,6 +6,7 @@
  * small (3 rows a day) and is re-read from the newest page down to `from`; the store is expected to
  * upsert by (symbol, time). Rate limits are the REST client's (token bucket per endpoint).
  */
+import type { ContractSpec } from "../market/contracts.ts";
 import type { CandleEvent, FundingEvent } from "../market/events.ts";
 import type { BitgetPublicRest } from "./rest_public.ts";
 
@@ -17,6 +18,8 @@ export interface HistoryStore {
   writeCandles(events: CandleEvent[]): void;
   /** Upserts settled funding rates. */
   writeFunding(events: FundingEvent[]): void;
+  /** Upserts contract specs with the exchange's raw `data[]` entries (API.md §4.1). */
+  writeContracts(specs: ContractSpec[], raw: Record<string, unknown>[]): void;
 }
 
 /** Candle intervals the download supports: label → [Bitget granularity, bar length in ms]. */
@@ -52,6 +55,37 @@ export interface DownloadResult {
 export type Progress = (line: string) => void;
 
 const iso = (t: number) => new Date(t).toISOString().replace(".000Z", "Z");
+
+/**
+ * Stores the current contract specs of `symbols` from REST `contracts` (one request for the whole
+ * USDT-FUTURES product type, API.md §4.1), so a backtest on the downloaded candles uses today's
+ * tick size, lot size and fees. A symbol the exchange does not list is named in a progress line
+ * (its candle requests then fail with Bitget's own error). Throws BitgetRestError.
+ */
+export async function downloadContracts(
+  rest: BitgetPublicRest,
+  store: HistoryStore,
+  symbols: string[],
+  progress: Progress = () => {},
+): Promise<DownloadResult> {
+  const all = await rest.contracts();
+  const want = new Set(symbols);
+  const specs = all.specs.filter((c) => want.has(c.symbol));
+  const raw = all.raw.filter((r) => want.has(String(r.symbol)));
+  store.writeContracts(specs, raw);
+  const missing = symbols.filter((s) => !specs.some((c) => c.symbol === s));
+  if (missing.length > 0) {
+    progress(`contracts: ${missing.join(", ")} not listed by the exchange (USDT-FUTURES)`);
+  }
+  return {
+    symbol: specs.map((c) => c.symbol).join(","),
+    what: "contracts",
+    rows: specs.length,
+    requests: 1,
+    firstTs: null,
+    lastTs: null,
+  };
+}
 
 /**
  * Downloads completed candles of one symbol and interval for [from, to) (epoch ms). Starts after
@@ -189,7 +223,7 @@ export async function downloadHistory(
   progress: Progress = () => {},
   now = Date.now(),
 ): Promise<DownloadResult[]> {
-  const out: DownloadResult[] = [];
+  const out: DownloadResult[] = [await downloadContracts(rest, store, plan.symbols, progress)];
   for (const symbol of plan.symbols) {
     for (const interval of plan.intervals) {
       out.push(

@@ -21,6 +21,7 @@ import {
 import { formatSummary, ProgressBar } from "../backtest/terminal.ts";
 import { ConfigError, loadConfig } from "../config/config.ts";
 import { parseTime } from "../config/duration.ts";
+import { CONTRACTS_SNAPSHOT } from "../market/contracts_snapshot.ts";
 import { readCandles } from "../store/readers.ts";
 import { Store, StoreError } from "../store/store.ts";
 import { StrategyError } from "../strategy/registry.ts";
@@ -37,8 +38,8 @@ const USAGE = `usage: bitget-bot backtest <db> [options]
   --model PATH         model bundle for --strategy ml (default: strategies.ml.model)
   --out DIR            output folder (default: <backtest.out>/<UTC timestamp>-<strategy>/)
   --config FILE        configuration (default: config.yaml if present)
-  --contracts FILE     Bitget contracts JSON for databases without contract specs
-                       (e.g. sample/rest/contracts.json)
+  --contracts FILE     Bitget contracts JSON for symbols the database has no spec for
+                       (default: the bundled dated snapshot, BTCUSDT and ETHUSDT)
   --mode M             auto | raw | candles (default: backtest.mode)
   --interval I         1m | 15m candle interval for candle replays (default: backtest.interval)
   --order O            ts | recv: raw replay in exchange-time or receive order (default:
@@ -219,6 +220,16 @@ export async function backtestCommand(argv: string[]): Promise<number> {
   } finally {
     progress.bar?.done();
   }
+  const fromSnapshot = Object.entries(run.contractSources).filter(([, c]) =>
+    c.source === "snapshot"
+  );
+  if (fromSnapshot.length > 0) {
+    console.error(
+      `backtest: no contract spec for ${fromSnapshot.map(([s]) => s).join(", ")} in the ` +
+        `database: using the bundled Bitget contracts snapshot of ${CONTRACTS_SNAPSHOT.date} ` +
+        "(tick/lot size, fees); pass --contracts or `download` to use current specs",
+    );
+  }
   const bt = a.plan.config.backtest;
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
   const dir = a.out ?? join(bt.out, `${stamp}-${a.plan.strategy}`);
@@ -232,6 +243,7 @@ export async function backtestCommand(argv: string[]): Promise<number> {
     strategy: a.plan.strategy,
     symbols: a.plan.symbols,
     db: a.plan.db,
+    contracts: run.contractSources,
     mode: run.mode,
     from: iso(run.from),
     to: iso(run.to),

@@ -1,6 +1,6 @@
 /**
- * `bitget-bot download` — pages Bitget history-candles and history-fund-rate into the database
- * (resumable: a rerun continues after the newest stored bar).
+ * `bitget-bot download` — stores the symbols' contract specs, then pages Bitget history-candles and
+ * history-fund-rate into the database (resumable: a rerun continues after the newest stored bar).
  *
  *   download --symbols BTCUSDT,ETHUSDT --from 2025-05-01 --to 2025-06-01
  *            [--intervals 1m,15m] [--funding] [--db data/bitget.db] [--rest-url URL] [--config file]
@@ -25,7 +25,8 @@ export type HistoryStoreFactory = (dbPath: string) =>
 
 const USAGE = `usage: bitget-bot download --symbols S[,S…] [S…] --from T [--to T] [options]
 
-Pages Bitget history-candles (≤ 200 bars per request) and history-fund-rate into the database.
+Stores the symbols' contract specs (tick/lot size, fees) and pages Bitget history-candles
+(≤ 200 bars per request) and history-fund-rate into the database.
 Resumable: rerunning continues after the newest stored bar.
 
 options:
@@ -148,6 +149,10 @@ export async function downloadCommand(
     );
     const results = await downloadHistory(rest, store, plan, out);
     for (const r of results) {
+      if (r.what === "contracts") {
+        out(`done contracts: ${r.rows} specs stored (${r.symbol || "none"})`);
+        continue;
+      }
       const span = r.firstTs === null
         ? "nothing new"
         : `${new Date(r.firstTs).toISOString()} … ${new Date(r.lastTs!).toISOString()}`;

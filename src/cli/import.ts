@@ -13,14 +13,20 @@ import {
   parseImport,
   writeImport,
 } from "../store/import_csv.ts";
+import type { ContractSpec } from "../market/contracts.ts";
+import { ContractsFileError, readContractsFile } from "../market/contracts_file.ts";
 import { Store, StoreError } from "../store/store.ts";
 import { VERSION } from "../version.ts";
 
 const USAGE = `usage: bitget-bot import <file.csv[.gz]> --symbol SYMBOL --kind KIND [--db PATH]
+                         [--contracts FILE]
 
-  --symbol  instrument the file belongs to, e.g. BTCUSDT
-  --kind    ${IMPORT_KINDS.join(" | ")}
-  --db      database file (default data/bitget.db; created when missing)
+  --symbol     instrument the file belongs to, e.g. BTCUSDT
+  --kind       ${IMPORT_KINDS.join(" | ")}
+  --db         database file (default data/bitget.db; created when missing)
+  --contracts  Bitget contracts JSON (a saved /api/v2/mix/market/contracts response): the
+               spec of --symbol is stored with the rows (without it, backtest falls back to
+               the bundled dated snapshot)
 
 The time column is found by name (ts_ms, open_time_ms, funding_time_ms, time, timestamp, ...);
 values are epoch milliseconds or ISO-8601. Re-importing a file adds nothing.`;
@@ -36,6 +42,7 @@ export async function importCommand(argv: string[]): Promise<number> {
         symbol: { type: "string" },
         kind: { type: "string" },
         db: { type: "string", default: "data/bitget.db" },
+        contracts: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       allowPositionals: true,
@@ -69,14 +76,27 @@ export async function importCommand(argv: string[]): Promise<number> {
   let runId: number | undefined;
   try {
     const parsed = await parseImport(file, kind, symbol);
+    let spec: { specs: ContractSpec[]; raw: Record<string, unknown>[] } | null = null;
+    if (v.contracts !== undefined) {
+      const all = readContractsFile(v.contracts);
+      spec = {
+        specs: all.specs.filter((c) => c.symbol === symbol),
+        raw: all.raw.filter((r) => r.symbol === symbol),
+      };
+      if (spec.specs.length === 0) {
+        throw new ContractsFileError(`--contracts ${v.contracts}: no entry for ${symbol}`);
+      }
+    }
     store = Store.open(v.db!, { create: true });
     runId = store.beginRun({ command: "import", args: argv, version: VERSION });
     const r = writeImport(store, parsed, runId);
+    if (spec) store.upsertContracts(spec.specs, spec.raw);
     store.endRun(runId, "ok");
     console.log(
       `imported ${r.imported} of ${r.rows} rows from ${file} into ${r.table} ` +
         `(${symbol}, ${kind}); skipped ${r.skipped} already present; ` +
-        `span ${iso(r.firstTs)} → ${iso(r.lastTs)}; database ${v.db}`,
+        `span ${iso(r.firstTs)} → ${iso(r.lastTs)}; database ${v.db}` +
+        (spec ? `; contract spec of ${symbol} stored from ${v.contracts}` : ""),
     );
     return 0;
   } catch (e) {
@@ -86,7 +106,7 @@ export async function importCommand(argv: string[]): Promise<number> {
       } catch { /* the original error is what matters */ }
     }
     if (
-      e instanceof ImportError || e instanceof StoreError ||
+      e instanceof ImportError || e instanceof StoreError || e instanceof ContractsFileError ||
       (e as { code?: string }).code === "ERR_SQLITE_ERROR"
     ) {
       console.error(`import: ${(e as Error).message}`);

@@ -1,9 +1,11 @@
 /**
  * The store side of `bitget-bot download` (bitget/history.ts `HistoryStore`): candles from REST
- * `history-candles` go to `candles` with source `rest`, settled funding to `funding_rates`.
+ * `history-candles` go to `candles` with source `rest`, settled funding to `funding_rates`,
+ * contract specs to `contracts`.
  * Resume point = the newest stored bar of (symbol, interval), whatever its source.
  */
 import type { HistoryStore } from "../bitget/history.ts";
+import type { ContractSpec } from "../market/contracts.ts";
 import type { CandleEvent, FundingEvent } from "../market/events.ts";
 import { Store } from "./store.ts";
 
@@ -28,6 +30,10 @@ export class StoreHistory implements HistoryStore {
 
   writeFunding(events: FundingEvent[]): void {
     this.store.writeBatch(events);
+  }
+
+  writeContracts(specs: ContractSpec[], raw: Record<string, unknown>[]): void {
+    this.store.upsertContracts(specs, raw);
   }
 
   close(): void {
