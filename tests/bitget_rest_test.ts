@@ -109,6 +109,7 @@ Deno.test("typed methods on the recorded REST responses", async () => {
       symbol: "BTCUSDT",
       nextFundingTime: 1_721_347_200_000,
       intervalHours: 8,
+      ts: 1_721_347_022_835, // observation time = the server's requestTime
     });
 
     await assert.rejects(rest.symbolPrice("NOPEUSDT"), (e: unknown) => {

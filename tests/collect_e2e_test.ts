@@ -172,6 +172,18 @@ async function fullReplay(recording: string, maxChannels: number, shards: number
     assert.ok(stopped, "final 'collect stopped' log line");
     assert.equal(stopped.malformed, 0);
     assert.equal(stopped.checksumFailures, 0);
+    assert.equal("commitLatency" in stopped, false, "no undefined field in the stop line");
+    // The recording is from 2024: lag is measured against its replayed clock, not its age.
+    const statuses = logLines(res.stdout).filter((l) =>
+      l.msg === "status" && Number(l.lagP50Ms) > 0
+    );
+    for (const st of statuses) {
+      assert.equal(st.lagClock, "replay");
+      assert.ok(
+        Number(st.lagP50Ms) < 600_000,
+        `lagP50Ms ${st.lagP50Ms} is feed lag, not the data's age`,
+      );
+    }
 
     const db = new DatabaseSync(c.db, { readOnly: true });
     try {
@@ -209,6 +221,40 @@ async function fullReplay(recording: string, maxChannels: number, shards: number
       for (const symbol of expected.tradeIds.keys()) {
         assert.ok(checkBookAggregates(db, symbol) > 400, `${symbol}: book seconds`);
       }
+      // Every row's time is the exchange's (the replay clock), never today's wall clock: within
+      // the pushes' span, give or take one 15m bucket.
+      const span = db.prepare("SELECT MIN(ts) AS a, MAX(ts) AS b FROM books15").get() as {
+        a: number;
+        b: number;
+      };
+      const timed: [string, string][] = [
+        ["books", "ts"],
+        ["trades", "ts"],
+        ["tickers", "ts"],
+        ["mark_prices", "ts"],
+        ["funding_rates", "ts"],
+        ["open_interest", "ts"],
+        ["funding_times", "ts"],
+        ["agg_1s", "bucket_ts"],
+        ["agg_1m", "bucket_ts"],
+        ["agg_15m", "bucket_ts"],
+      ];
+      let polled = 0;
+      for (const [table, col] of timed) {
+        const r = db.prepare(
+          `SELECT MIN(${col}) AS a, MAX(${col}) AS b, COUNT(*) AS n FROM ${table}`,
+        )
+          .get() as { a: number | null; b: number | null; n: number };
+        if (r.n === 0) continue;
+        if (table === "funding_rates" || table === "open_interest") polled += r.n;
+        assert.ok(
+          r.a! >= span.a - 900_000 && r.b! <= span.b + 900_000,
+          `${table}.${col} ${new Date(r.a!).toISOString()} … ${new Date(r.b!).toISOString()} ` +
+            `outside the recording's ${new Date(span.a).toISOString()} … ` +
+            `${new Date(span.b).toISOString()}`,
+        );
+      }
+      assert.ok(polled > 0, "the REST pollers wrote rows");
       const ic = db.prepare("PRAGMA integrity_check").get() as Record<string, string>;
       assert.equal(Object.values(ic)[0], "ok");
     } finally {

@@ -150,8 +150,20 @@ Deno.test("stats CLI: missing file, foreign database, usage", async () => {
     await Deno.writeTextFile(text, "hello, this is not a database at all");
     assert.equal((await capture(() => statsCommand([text]))).code, 1);
 
-    assert.equal((await capture(() => statsCommand([]))).code, 2);
+    assert.equal((await capture(() => statsCommand([foreign, text]))).code, 2);
     assert.equal((await capture(() => statsCommand([foreign, "--bogus"]))).code, 2);
+
+    // --config: the database defaults to collect.db; a config error is one line with a hint.
+    const cfg = join(dir, "config.yaml");
+    await Deno.writeTextFile(cfg, `collect:\n  db: ${missing}\n`);
+    const r3 = await capture(() => statsCommand(["--config", cfg]));
+    assert.equal(r3.code, 1);
+    assert.match(r3.err, /nope\/x\.db.*does not exist/);
+    await Deno.writeTextFile(cfg, `collect:\n  dbb: ${missing}\n`);
+    const r4 = await capture(() => statsCommand(["--config", cfg]));
+    assert.equal(r4.code, 2);
+    assert.match(r4.err, /collect: unknown field\(s\) dbb \(did you mean db\?\)/);
+    assert.equal(r4.err.includes("usage:"), false, "no usage block after a config error");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

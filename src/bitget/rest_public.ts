@@ -134,6 +134,8 @@ export interface FundingTime {
   nextFundingTime: number;
   /** Funding interval in hours (`ratePeriod`). */
   intervalHours: number | null;
+  /** Observation time: the server's `requestTime` (epoch ms). */
+  ts: number;
 }
 
 export interface HistoryCandlesQuery {
@@ -385,13 +387,17 @@ export class BitgetPublicRest {
   /** Next funding settlement time (API.md §4.6). */
   async fundingTime(symbol: string): Promise<FundingTime[]> {
     const path = "/api/v2/mix/market/funding-time";
-    const { data } = await this.get(path, { productType: this.opts.productType, symbol });
+    const { data, requestTime } = await this.get(path, {
+      productType: this.opts.productType,
+      symbol,
+    });
     return this.rows(path, data).map((r) => {
       const hours = num(r.ratePeriod);
       return {
         symbol: String(r.symbol ?? symbol),
         nextFundingTime: this.field(path, r, "nextFundingTime"),
         intervalHours: Number.isFinite(hours) ? hours : null,
+        ts: requestTime,
       };
     });
   }

@@ -190,7 +190,11 @@ export async function backtestCommand(argv: string[]): Promise<number> {
   try {
     a = parse(argv);
   } catch (e) {
-    if (e instanceof UsageError || e instanceof ConfigError || e instanceof TypeError) {
+    if (e instanceof ConfigError) {
+      console.error(`backtest: ${e.message}`); // the line names the field; usage would bury it
+      return 2;
+    }
+    if (e instanceof UsageError || e instanceof TypeError) {
       console.error(`backtest: ${(e as Error).message}\n\n${USAGE}`);
       return 2;
     }

@@ -1,24 +1,30 @@
 /**
- * `bitget-bot stats <db> [--json]`: what a database holds — rows and time spans per table and
+ * `bitget-bot stats [<db>] [--json] [--config FILE]`: what a database holds — rows and time spans per table and
  * symbol, gaps and checksum failures, frames per channel, runs, file size.
  * Exit codes: 0 ok, 1 missing file / not a bitget-bot database / read error, 2 usage.
- * Opens the file read-only and never creates it.
+ * Opens the file read-only and never creates it. Without `<db>` it reads the config's `collect.db`.
  */
 import { parseArgs } from "node:util";
+import { ConfigError, loadConfig } from "../config/config.ts";
 import { collectStats, formatStats } from "../store/stats.ts";
 import { Store, StoreError } from "../store/store.ts";
 
-const USAGE = `usage: bitget-bot stats <db> [--json]
+const USAGE = `usage: bitget-bot stats [<db>] [--json] [--config FILE]
 
-  <db>     SQLite database written by bitget-bot (e.g. data/bitget.db)
-  --json   print a stable JSON document instead of the table report`;
+  <db>      SQLite database written by bitget-bot (default: the config's collect.db)
+  --json    print a stable JSON document instead of the table report
+  --config  configuration (default: config.yaml if present)`;
 
 export function statsCommand(argv: string[]): Promise<number> {
   let args;
   try {
     args = parseArgs({
       args: argv,
-      options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+      options: {
+        json: { type: "boolean" },
+        config: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
       allowPositionals: true,
       strict: true,
     });
@@ -30,11 +36,21 @@ export function statsCommand(argv: string[]): Promise<number> {
     console.log(USAGE);
     return Promise.resolve(0);
   }
-  if (args.positionals.length !== 1) {
-    console.error(`stats: expected exactly one database path\n\n${USAGE}`);
+  if (args.positionals.length > 1) {
+    console.error(`stats: expected one database path, got ${args.positionals.length}\n\n${USAGE}`);
     return Promise.resolve(2);
   }
-  const path = args.positionals[0];
+  let path = args.positionals[0];
+  if (path === undefined) {
+    try {
+      const c = args.values.config;
+      path = (c !== undefined ? loadConfig(c) : loadConfig("config.yaml", true)).collect.db;
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      console.error(`stats: ${e.message}`);
+      return Promise.resolve(2);
+    }
+  }
   let store: Store | undefined;
   try {
     store = Store.open(path, { readonly: true });

@@ -307,9 +307,9 @@ export async function runCollector(opts: CollectorOptions): Promise<CollectSumma
     lastCommitTs,
     stopReason,
   };
+  const { commitLatency: _, ...flat } = summary;
   log.info("collect stopped", {
-    ...summary,
-    commitLatency: undefined,
+    ...flat,
     latencyP50Ms: summary.commitLatency.p50,
     latencyP99Ms: summary.commitLatency.p99,
     workersTerminated: poolStop.terminated,

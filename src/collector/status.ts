@@ -61,6 +61,7 @@ export class StatusBoard {
     const perChannel: Record<string, number> = {};
     let lag50 = 0;
     let lag99 = 0;
+    let replayed = false;
     for (const s of this.shards.values()) {
       for (const [ch, v] of Object.entries(s.framesPerSec)) {
         perChannel[ch] = (perChannel[ch] ?? 0) + v;
@@ -68,6 +69,7 @@ export class StatusBoard {
       if (s.lagMs) {
         lag50 = Math.max(lag50, s.lagMs.p50);
         lag99 = Math.max(lag99, s.lagMs.p99);
+        replayed ||= s.lagMs.replayed;
       }
     }
     const msgs = Object.entries(perChannel).map(([k, v]) => `${k}:${v.toFixed(1)}`).join(",");
@@ -76,6 +78,7 @@ export class StatusBoard {
       msgsPerSec: msgs,
       lagP50Ms: lag50,
       lagP99Ms: lag99,
+      ...(replayed ? { lagClock: "replay" } : {}),
       reconnects: this.totalReconnects(),
       gaps: this.gaps + this.shardSum((t) => t.gaps),
       malformed: this.totalMalformed(),

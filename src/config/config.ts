@@ -135,6 +135,54 @@ function valueAt(root: unknown, path: (string | number)[]): unknown {
   return v;
 }
 
+/** Unwraps defaults, optionals and refinements down to the schema that holds the keys. */
+function unwrap(t: z.ZodTypeAny): z.ZodTypeAny {
+  for (;;) {
+    if (t instanceof z.ZodDefault || t instanceof z.ZodOptional || t instanceof z.ZodNullable) {
+      t = t._def.innerType;
+    } else if (t instanceof z.ZodEffects) t = t._def.schema;
+    else return t;
+  }
+}
+
+/** The field names the schema accepts at `path` (empty when not an object there). */
+function knownKeys(path: (string | number)[]): string[] {
+  let t: z.ZodTypeAny = ConfigSchema;
+  for (const k of path) {
+    t = unwrap(t);
+    if (!(t instanceof z.ZodObject)) return [];
+    t = t.shape[k];
+    if (!t) return [];
+  }
+  t = unwrap(t);
+  return t instanceof z.ZodObject ? Object.keys(t.shape) : [];
+}
+
+/** Levenshtein distance (insert, delete, substitute; case-insensitive). */
+function editDistance(a: string, b: string): number {
+  a = a.toLowerCase();
+  b = b.toLowerCase();
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+/** The accepted key nearest to `key` (distance ≤ 1/3 of its length, at least 1), else null. */
+export function nearestKey(key: string, known: readonly string[]): string | null {
+  let best: string | null = null, bestD = Math.max(1, Math.floor(key.length / 3)) + 1;
+  for (const k of known) {
+    const d = editDistance(key, k);
+    if (d < bestD) [best, bestD] = [k, d];
+  }
+  return best;
+}
+
 /** Validates a parsed config object; throws ConfigError naming field, value and expectation. */
 export function parseConfig(raw: unknown, source = "config"): Config {
   const res = ConfigSchema.safeParse(raw ?? {});
@@ -142,7 +190,12 @@ export function parseConfig(raw: unknown, source = "config"): Config {
   const lines = res.error.issues.map((i) => {
     const field = i.path.join(".") || "(root)";
     if (i.code === "unrecognized_keys") {
-      return `${field === "(root)" ? "" : field + ": "}unknown field(s) ${i.keys.join(", ")}`;
+      const known = knownKeys(i.path);
+      const keys = i.keys.map((k) => {
+        const near = nearestKey(k, known);
+        return near ? `${k} (did you mean ${near}?)` : k;
+      });
+      return `${field === "(root)" ? "" : field + ": "}unknown field(s) ${keys.join(", ")}`;
     }
     return `${field}: got ${describe(valueAt(raw, i.path))}: ${i.message}`;
   });

@@ -96,8 +96,12 @@ export interface StatsMessage {
   intervalMs: number;
   /** Data frames per second per channel over the interval. */
   framesPerSec: Record<string, number>;
-  /** Receive lag = recvTs − exchange push ts (ms) over the interval; null without samples. */
-  lagMs: { p50: number; p99: number; samples: number } | null;
+  /**
+   * Receive lag = recvTs − exchange push ts (ms) over the interval; null without samples. Against
+   * a replayed recording (`replayed`) it is relative to the first frame's offset
+   * (market/replay_clock.ts).
+   */
+  lagMs: { p50: number; p99: number; samples: number; replayed: boolean } | null;
   connection: string;
   reconnects: number;
   malformed: Record<string, number>;

@@ -6,6 +6,7 @@
  * comes first; stats every `statsIntervalMs`. Keep this module free of npm imports: the worker may
  * run with read access to `src/` only.
  */
+import { LagClock } from "../market/replay_clock.ts";
 import { Normalizer } from "../bitget/normalize.ts";
 import { PublicWsConnection } from "../bitget/public_ws.ts";
 import { type DataFrame, type MalformedFrame, subKey } from "../bitget/wire.ts";
@@ -66,6 +67,7 @@ export class ShardRunner {
   private lag = new Float64Array(LAG_RESERVOIR);
   private lagN = 0;
   private lagSeen = 0;
+  private readonly lagClock = new LagClock();
   private malformedLogged = 0;
   private readonly wireMalformed: Record<string, number> = {};
   private stopping = false;
@@ -138,7 +140,7 @@ export class ShardRunner {
     const key = subKey(f.arg.instId, f.arg.channel);
     this.frameCounts[key] = (this.frameCounts[key] ?? 0) + 1;
     this.channelFrames[f.arg.channel] = (this.channelFrames[f.arg.channel] ?? 0) + 1;
-    if (f.ts !== null) this.sampleLag(recvTs - f.ts);
+    if (f.ts !== null) this.sampleLag(this.lagClock.lag(recvTs - f.ts));
     if (this.firstRecvTs === 0) this.firstRecvTs = recvTs;
     const err = this.normalizer.apply(f, recvTs, this.events);
     if (err) this.onMalformed(err, null);
@@ -199,7 +201,12 @@ export class ShardRunner {
     let lagMs: StatsMessage["lagMs"] = null;
     if (this.lagN > 0) {
       const s = this.lag.slice(0, this.lagN).sort();
-      lagMs = { p50: quantile(s, 0.5), p99: quantile(s, 0.99), samples: this.lagSeen };
+      lagMs = {
+        p50: quantile(s, 0.5),
+        p99: quantile(s, 0.99),
+        samples: this.lagSeen,
+        replayed: this.lagClock.replayed,
+      };
     }
     const c = this.normalizer.counters;
     const malformed: Record<string, number> = { ...this.wireMalformed };

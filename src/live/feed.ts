@@ -11,6 +11,7 @@
  * Gap state per symbol (`inGap`): from a disconnect, or a book the Normalizer had to resync,
  * until that symbol's next book snapshot. No new exposure is taken meanwhile (engine gap guard).
  */
+import { REPLAY_OFFSET_MS } from "../market/replay_clock.ts";
 import { Normalizer } from "../bitget/normalize.ts";
 import { PublicWsConnection } from "../bitget/public_ws.ts";
 import { type DataFrame, type MalformedFrame, subKey } from "../bitget/wire.ts";
@@ -56,9 +57,6 @@ export interface FeedStats {
   lagP50Ms: number;
   replayed: boolean;
 }
-
-/** Offsets above this (ms) mean the exchange clock is a replay of the past (simulator). */
-const REPLAY_OFFSET_MS = 10 * 60_000;
 
 export class MarketFeed {
   private readonly conn: PublicWsConnection;

@@ -43,7 +43,9 @@ export function createLogger(opts: LogOptions = {}, base: Record<string, unknown
     if (format === "json") {
       sink(JSON.stringify({ ts: new Date().toISOString(), level, msg, ...all }));
     } else {
-      const kv = Object.entries(all).map(([k, v]) => `${k}=${textValue(v)}`).join(" ");
+      // Absent fields are left out, as JSON.stringify does for the json format.
+      const kv = Object.entries(all).filter(([, v]) => v !== undefined)
+        .map(([k, v]) => `${k}=${textValue(v)}`).join(" ");
       const t = new Date().toISOString().slice(11, 23);
       sink(`${t} ${level.toUpperCase().padEnd(5)} ${msg}${kv ? " " + kv : ""}`);
     }

@@ -65,6 +65,16 @@ const invalid = (p: string) => new ApiError(400, "40020", `Parameter ${p} error`
 const unknownSymbol = (s: string) => new ApiError(400, "40034", `Parameter ${s} does not exist`);
 
 type TickerData = Record<string, string>;
+
+/**
+ * Routes whose `requestTime` is the wall clock: server time (request signing is checked against
+ * it) and the history series, which are served from their own files, not from the recording.
+ */
+const WALL_CLOCK_ROUTES = new Set([
+  "/api/v2/public/time",
+  "/api/v2/mix/market/history-candles",
+  "/api/v2/mix/market/history-fund-rate",
+]);
 type Handler = (q: URLSearchParams) => unknown;
 
 export class RestApi {
@@ -160,7 +170,8 @@ export class RestApi {
     try {
       const data = route(url.searchParams);
       count.ok++;
-      return reply(200, { code: "00000", msg: "success", requestTime: Date.now(), data });
+      const requestTime = WALL_CLOCK_ROUTES.has(path) ? Date.now() : this.marketNow();
+      return reply(200, { code: "00000", msg: "success", requestTime, data });
     } catch (e) {
       count.errors++;
       if (e instanceof ApiError) {
@@ -214,6 +225,18 @@ export class RestApi {
 
   private tickerSymbols(): string[] {
     return this.d.rec.symbols.filter((s) => this.d.rec.keyIndex.has(keyName("ticker", s)));
+  }
+
+  /**
+   * The exchange's clock as the replay has reached it: the recording's clock (running maximum of
+   * push `ts`) at the newest frame any connection has been sent, else at the first frame. A
+   * market-data answer stamps this as `requestTime`, so a poller's rows (current funding rate,
+   * open interest) land beside the replayed pushes, not at today's wall clock.
+   */
+  marketNow(): number {
+    let i = -1;
+    for (let k = 0; k < this.d.latest.length; k++) i = Math.max(i, this.d.latest[k]);
+    return this.d.rec.clockMs[Math.max(0, i)];
   }
 
   /** The latest reached ticker push's data[0] for `symbol`; throws 40034 if there is none. */

@@ -437,11 +437,16 @@ export class Store {
 
   /**
    * Records announced funding settlement times (REST funding-time, API.md §4.6); a time already
-   * stored for the symbol is left as first seen. Returns rows added.
+   * stored for the symbol is left as first seen. `ts` = when the exchange announced it (its
+   * `requestTime`), never the local clock. Returns rows added.
    */
   recordFundingTimes(
-    rows: readonly { symbol: string; nextFundingTime: number; intervalHours: number | null }[],
-    seenTs: number = Date.now(),
+    rows: readonly {
+      symbol: string;
+      nextFundingTime: number;
+      intervalHours: number | null;
+      ts: number;
+    }[],
   ): number {
     this.writable();
     const stmt = this.db.prepare(
@@ -451,7 +456,7 @@ export class Store {
     let added = 0;
     for (const r of rows) {
       if (!Number.isSafeInteger(r.nextFundingTime)) continue;
-      added += Number(stmt.run(r.symbol, r.nextFundingTime, seenTs, r.intervalHours).changes);
+      added += Number(stmt.run(r.symbol, r.nextFundingTime, r.ts, r.intervalHours).changes);
     }
     return added;
   }
