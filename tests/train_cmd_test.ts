@@ -147,6 +147,32 @@ Deno.test("train: regression objective reports RMSE and IC through the CLI entry
   assert.ok(Number.isFinite(meta.validationMetrics.ic));
 });
 
+Deno.test("train: symbols with different spans train on the common span, and say so", async () => {
+  const { dir, db } = await database();
+  // BTC 1m ends 2025-06-03, ETH 1m runs to 2025-06-15: without --to the validation window (the
+  // latest rows) would hold ETH alone.
+  const opts = parseTrainArgs([
+    db,
+    "--features=candle",
+    "--symbols=BTCUSDT,ETHUSDT",
+    "--horizon=10",
+    "--from=2025-05-30",
+    `--out=${dir}/common`,
+    "num_iterations=5",
+    "num_leaves=7",
+  ]);
+  assert.notEqual(opts, "help");
+  if (opts === "help") return;
+  const lines: string[] = [];
+  await runTrain({ ...opts, log: (l) => lines.push(l) });
+  const said = lines.find((l) => l.startsWith("symbols cover different spans"));
+  assert.ok(said, lines.join("\n"));
+  assert.match(said, /common span 2025-05-30T00:00:00\.000Z → 2025-06-03T15:31:00\.000Z/);
+  const valid = lines.find((l) => l.startsWith("train "))!;
+  const end = valid.match(/valid \S+ → (\S+)/)![1];
+  assert.ok(Date.parse(end) <= Date.parse("2025-06-04T00:00:00Z"), valid);
+});
+
 Deno.test("train: user errors exit 2 with a clear message", async () => {
   const { dir, db } = await database();
   const base = ["--features=candle", "--horizon=10", `--out=${dir}/bad`];

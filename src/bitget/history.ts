@@ -102,6 +102,7 @@ export async function downloadCandles(
   to: number,
   progress: Progress = () => {},
   now = Date.now(),
+  onFraction: (done: number) => void = () => {},
 ): Promise<DownloadResult> {
   const spec = CANDLE_INTERVALS[interval];
   if (!spec) {
@@ -149,6 +150,7 @@ export async function downloadCandles(
     } else {
       start = pageEnd; // nothing in this window (before listing, or an exchange outage)
     }
+    onFraction(Math.min(1, (start - first) / total));
     const t = performance.now();
     if (t - lastPrint >= 1000 || start >= end) {
       lastPrint = t;
@@ -222,16 +224,35 @@ export async function downloadHistory(
   plan: DownloadPlan,
   progress: Progress = () => {},
   now = Date.now(),
+  onFraction: (done: number) => void = () => {},
 ): Promise<DownloadResult[]> {
   const out: DownloadResult[] = [await downloadContracts(rest, store, plan.symbols, progress)];
+  // Whole-run fraction: each (symbol, interval) candle task and each funding task is one share.
+  const tasks = plan.symbols.length * (plan.intervals.length + (plan.funding ? 1 : 0));
+  let finished = 0;
+  const share = (f: number) => onFraction((finished + f) / tasks);
   for (const symbol of plan.symbols) {
     for (const interval of plan.intervals) {
       out.push(
-        await downloadCandles(rest, store, symbol, interval, plan.from, plan.to, progress, now),
+        await downloadCandles(
+          rest,
+          store,
+          symbol,
+          interval,
+          plan.from,
+          plan.to,
+          progress,
+          now,
+          share,
+        ),
       );
+      share(1);
+      finished++;
     }
     if (plan.funding) {
       out.push(await downloadFunding(rest, store, symbol, plan.from, plan.to, progress));
+      share(1);
+      finished++;
     }
   }
   return out;

@@ -17,6 +17,7 @@ import {
   type HistoryStore,
 } from "../bitget/history.ts";
 import { BitgetPublicRest, BitgetRestError, restOptionsFromConfig } from "../bitget/rest_public.ts";
+import { Progress } from "../ops/progress.ts";
 
 /** Opens the store at a database path; `close` (if any) is called when the download ends. */
 export type HistoryStoreFactory = (dbPath: string) =>
@@ -147,7 +148,23 @@ export async function downloadCommand(
         `${new Date(plan.to).toISOString()} intervals=${plan.intervals.join(",")}` +
         `${plan.funding ? " +funding" : ""} db=${dbPath} rest=${restUrl}`,
     );
-    const results = await downloadHistory(rest, store, plan, out);
+    // A bar on a TTY (the per-second text lines would scroll it away, so they are dropped there);
+    // elsewhere the text lines plus one JSON line per 10 % on stderr.
+    const bar = new Progress("download", 100, "%");
+    const lines = bar.tty ? () => {} : out;
+    let results;
+    try {
+      results = await downloadHistory(
+        rest,
+        store,
+        plan,
+        lines,
+        Date.now(),
+        (f) => bar.update(Math.round(f * 1000) / 10),
+      );
+    } finally {
+      bar.done();
+    }
     for (const r of results) {
       if (r.what === "contracts") {
         out(`done contracts: ${r.rows} specs stored (${r.symbol || "none"})`);

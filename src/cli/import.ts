@@ -15,6 +15,7 @@ import {
 } from "../store/import_csv.ts";
 import type { ContractSpec } from "../market/contracts.ts";
 import { ContractsFileError, readContractsFile } from "../market/contracts_file.ts";
+import { Progress } from "../ops/progress.ts";
 import { Store, StoreError } from "../store/store.ts";
 import { VERSION } from "../version.ts";
 
@@ -89,7 +90,16 @@ export async function importCommand(argv: string[]): Promise<number> {
     }
     store = Store.open(v.db!, { create: true });
     runId = store.beginRun({ command: "import", args: argv, version: VERSION });
-    const r = writeImport(store, parsed, runId);
+    const bar = new Progress("import", NaN, "rows");
+    let r;
+    try {
+      r = writeImport(store, parsed, runId, (done, total) => {
+        bar.setTotal(total);
+        bar.update(done, `${done} / ${total} rows`);
+      });
+    } finally {
+      bar.done();
+    }
     if (spec) store.upsertContracts(spec.specs, spec.raw);
     store.endRun(runId, "ok");
     console.log(

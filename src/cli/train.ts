@@ -33,6 +33,7 @@ import {
 import { type EvalObjective, evaluate } from "../model/train_metrics.ts";
 import { SplitError, type WalkForwardSplit, walkForwardSplit } from "../model/walk_forward.ts";
 import { type GbdtModel, predictRaw, transform } from "../model/tree.ts";
+import { Progress } from "../ops/progress.ts";
 import { Store, StoreError } from "../store/store.ts";
 
 /** Defaults applied unless the same parameter (or an alias) is given. */
@@ -88,6 +89,8 @@ export interface TrainRunOptions {
   params: string[];
   /** Per-iteration and summary lines (default console.log). */
   log?: (line: string) => void;
+  /** Called after each boosting iteration with (iterations done, iterations asked for). */
+  onProgress?: (done: number, total: number) => void;
   /** Fixed creation time for reproducible bundles. */
   createdAt?: Date;
 }
@@ -178,6 +181,12 @@ export async function runTrain(o: TrainRunOptions): Promise<TrainRunResult> {
         `; lower the costs, lengthen --horizon or use more data`,
     );
   }
+  if (d.commonRange) {
+    log(
+      `symbols cover different spans: training on their common span ${iso(d.commonRange.from)} → ` +
+        `${iso(d.commonRange.to)} (${d.commonRange.droppedRows} labelled rows outside it left out)`,
+    );
+  }
   const sym = d.perSymbol.map((p) => `${p.symbol} ${p.labelled}/${p.featureRows}`).join(", ");
   log(`dataset: ${d.rows} labelled rows × ${d.cols} ${o.features} features (${sym})`);
   log(
@@ -189,6 +198,7 @@ export async function runTrain(o: TrainRunOptions): Promise<TrainRunResult> {
   );
   const { model, history } = await train(tr, params, va, {
     onIteration: (it, vals, names) => {
+      o.onProgress?.(it, params.numIterations);
       if (vals.length) {
         log(`[${it}]\t` + names.map((m, i) => `valid_1's ${m}: ${formatG(vals[i], 6)}`).join("\t"));
       }
@@ -402,8 +412,19 @@ export async function trainCommand(argv: string[]): Promise<number> {
     console.log(usage);
     return 0;
   }
+  const bar = new Progress("train", NaN, "iterations");
   try {
-    await runTrain(opts);
+    await runTrain({
+      ...opts,
+      log: (line) => {
+        bar.done(); // a log line replaces the bar; the next iteration redraws it
+        console.log(line);
+      },
+      onProgress: (done, total) => {
+        bar.setTotal(total);
+        bar.update(done, `iteration ${done}/${total}`);
+      },
+    });
     return 0;
   } catch (e) {
     if (
@@ -420,5 +441,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     }
     console.error(`train: ${e instanceof Error ? e.message : e}`);
     return 1;
+  } finally {
+    bar.done();
   }
 }

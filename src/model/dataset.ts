@@ -87,6 +87,11 @@ export interface Dataset {
   thresholdBps: Float64Array;
   /** Per symbol: rows with features before labelling, rows kept. */
   perSymbol: { symbol: string; featureRows: number; labelled: number }[];
+  /**
+   * Set when the symbols' feature rows span different times: the rows were clipped to their
+   * common span [from, to] (row times, epoch ms, inclusive); `droppedRows` labelled rows left out.
+   */
+  commonRange: { from: number; to: number; droppedRows: number } | null;
 }
 
 interface SymbolRows {
@@ -199,6 +204,33 @@ export function buildDataset(store: Store, spec: DatasetSpec): Dataset {
     perSymbol.push({ symbol, featureRows: s.m.rows, labelled: keep.length });
     parts.push({ sym, s, keep, fwd: lab.fwdRetBps, cls: lab.cls, thr: lab.thresholdBps });
   });
+  // Symbols covering different spans: keep only their common span, so the validation window (the
+  // latest rows) holds every symbol, not only the one with the longest history (as backtest does).
+  let common: Dataset["commonRange"] = null;
+  if (parts.length > 1) {
+    const first = Math.max(...parts.map((p) => p.s.m.ts[0]));
+    const last = Math.min(...parts.map((p) => p.s.m.ts[p.s.m.rows - 1]));
+    const differ = parts.some((p) => p.s.m.ts[0] !== first || p.s.m.ts[p.s.m.rows - 1] !== last);
+    if (differ) {
+      if (!(first <= last)) {
+        throw new DatasetError(
+          `the symbols' data do not overlap: ${
+            parts.map((p) =>
+              `${spec.symbols[p.sym]} ${when(p.s.m.ts[0])} → ${when(p.s.m.ts[p.s.m.rows - 1])}`
+            ).join(", ")
+          }`,
+        );
+      }
+      let dropped = 0;
+      for (const p of parts) {
+        const before = p.keep.length;
+        p.keep = p.keep.filter((i) => p.s.m.ts[i] >= first && p.s.m.ts[i] <= last);
+        dropped += before - p.keep.length;
+        perSymbol[p.sym].labelled = p.keep.length;
+      }
+      common = { from: first, to: last, droppedRows: dropped };
+    }
+  }
   const total = parts.reduce((n, p) => n + p.keep.length, 0);
   if (total === 0) {
     const spans = perSymbol.map((p) => `${p.symbol}: ${p.featureRows} rows`).join(", ");
@@ -239,6 +271,7 @@ export function buildDataset(store: Store, spec: DatasetSpec): Dataset {
     cls,
     thresholdBps,
     perSymbol,
+    commonRange: common,
   };
 }
 

@@ -274,8 +274,16 @@ export async function parseImport(
   }
 }
 
-/** Writes a parsed file in one transaction; returns rows imported and skipped. */
-export function writeImport(store: Store, p: ParsedImport, runId?: number): ImportResult {
+/**
+ * Writes a parsed file in one transaction; returns rows imported and skipped. `onProgress` is
+ * called with (rows written, rows in the file) as the write goes on.
+ */
+export function writeImport(
+  store: Store,
+  p: ParsedImport,
+  runId?: number,
+  onProgress: (done: number, total: number) => void = () => {},
+): ImportResult {
   let imported = 0;
   let rows = 0;
   if (p.target === "candles" || p.target === "funding_rates") {
@@ -292,7 +300,9 @@ export function writeImport(store: Store, p: ParsedImport, runId?: number): Impo
     );
     rows = p.books.length;
     store.transaction(() => {
+      let n = 0;
       for (const b of p.books) {
+        if ((++n & 1023) === 0) onProgress(n, rows);
         const r = ins.run(b.symbol, b.ts, b.recvTs, JSON.stringify(b.bids), JSON.stringify(b.asks));
         if (r.changes > 0) {
           imported++;
@@ -305,7 +315,9 @@ export function writeImport(store: Store, p: ParsedImport, runId?: number): Impo
     const stmt = prepareTradeSummary1s(store.db);
     rows = p.seconds.length;
     store.transaction(() => {
+      let n = 0;
       for (const s of p.seconds) {
+        if ((++n & 1023) === 0) onProgress(n, rows);
         const volume = s.buyVolume + s.sellVolume;
         const vwap = Number.isFinite(s.vwap) ? s.vwap : null;
         const r = stmt.run(
@@ -323,6 +335,7 @@ export function writeImport(store: Store, p: ParsedImport, runId?: number): Impo
       }
     });
   }
+  onProgress(rows, rows);
   return {
     file: p.file,
     kind: p.kind,
