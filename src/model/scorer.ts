@@ -7,6 +7,8 @@
  */
 
 import { readBundle } from "./bundle.ts";
+import { type CompiledEnsemble, compileEnsemble } from "./compiled_ensemble.ts";
+import { decodeModel } from "./onnx_proto.ts";
 import { exportOnnx, type OnnxPrecision } from "./onnx_export.ts";
 import { createSession, ort, type OrtInitOptions } from "./ort.ts";
 import { type GbdtModel, numOutputs } from "./tree.ts";
@@ -64,11 +66,81 @@ export function checkFeatureNames(model: readonly string[], given: readonly stri
 export interface ScorerOptions extends OrtInitOptions {
   /** Score raw margins instead of probabilities (bundles use `<name>.raw.onnx`). */
   raw?: boolean;
+  /**
+   * Score single rows synchronously with the compiled ensemble (model/compiled_ensemble.ts) when
+   * it reproduces onnxruntime exactly on this model (default true). onnxruntime stays the
+   * reference: it checks the compiled scores on a sample at load and scores every
+   * {@link SCORER_AUDIT_EVERY}-th row itself, comparing; any difference turns compilation off.
+   */
+  compiled?: boolean;
+}
+
+/** One row in this many goes through onnxruntime and is compared with the compiled score. */
+export const SCORER_AUDIT_EVERY = 64;
+
+/** How rows were scored so far (see {@link ScorerOptions.compiled}). */
+export interface ScorerCounters {
+  /** Rows scored by the compiled ensemble alone. */
+  compiled: number;
+  /** Rows scored by onnxruntime. */
+  onnxruntime: number;
+  /** onnxruntime rows also scored by the compiled ensemble and compared. */
+  audited: number;
+  /** Audited rows whose scores differed (compilation is off after the first). */
+  mismatches: number;
+}
+
+/**
+ * Rows that probe every branch boundary of the model: each feature is one of the thresholds the
+ * ensemble uses on it, the next double above it, zero, or NaN (deterministic PRNG). Used to check
+ * the compiled ensemble against onnxruntime at load.
+ */
+function probeRows(onnx: Uint8Array, numFeatures: number, n: number): Float32Array {
+  const m = decodeModel(onnx);
+  const ens = m.graph?.node?.find((x) => x.opType.startsWith("TreeEnsemble"));
+  const at = (name: string) => ens?.attribute?.find((a) => a.name === name);
+  const feats = at("nodes_featureids")?.ints ?? [];
+  const vals = at("nodes_values_as_tensor")?.t?.doubleData ?? at("nodes_values")?.floats ?? [];
+  const byFeature: number[][] = Array.from({ length: numFeatures }, () => []);
+  feats.forEach((f, i) => {
+    const v = Number(vals[i]);
+    if (Number.isFinite(v) && f >= 0 && f < numFeatures) byFeature[f].push(v);
+  });
+  let seed = 0x9e3779b9;
+  const rnd = () => {
+    seed = (seed ^ (seed << 13)) >>> 0;
+    seed = (seed ^ (seed >>> 17)) >>> 0;
+    seed = (seed ^ (seed << 5)) >>> 0;
+    return seed / 2 ** 32;
+  };
+  const rows = new Float32Array(n * numFeatures);
+  for (let r = 0; r < n; r++) {
+    for (let j = 0; j < numFeatures; j++) {
+      const t = byFeature[j];
+      const u = rnd();
+      let v: number;
+      if (u < 0.05 || t.length === 0) v = u < 0.025 ? NaN : 0;
+      else {
+        const x = t[Math.floor(rnd() * t.length)];
+        const w = rnd();
+        // The threshold itself (rounded to float32 either way), or a value just off it.
+        v = w < 0.4 ? x : w < 0.7 ? x * (1 + 1e-7) : w < 0.9 ? x * (1 - 1e-7) : x * (rnd() * 4 - 2);
+      }
+      rows[r * numFeatures + j] = v;
+    }
+  }
+  return rows;
 }
 
 /** A loaded ONNX session with its input/output layout. Not safe for concurrent `score*` calls. */
 export class Scorer {
   private readonly one: Float32Array;
+  private readonly oneOut: Float32Array;
+  private compiled: CompiledEnsemble | null = null;
+  private sinceAudit = 0;
+  /** Why scoring is onnxruntime-only (null while the compiled ensemble is in use). */
+  compiledOff: string | null = "not compiled";
+  readonly counters: ScorerCounters = { compiled: 0, onnxruntime: 0, audited: 0, mismatches: 0 };
 
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -79,6 +151,68 @@ export class Scorer {
     private readonly outputName: string,
   ) {
     this.one = new Float32Array(featureNames.length);
+    this.oneOut = new Float32Array(width);
+  }
+
+  /** Compiles `onnx` and keeps it only if it equals onnxruntime on the probe rows. */
+  private async attachCompiled(onnx: Uint8Array, enabled: boolean | undefined): Promise<void> {
+    if (enabled === false) {
+      this.compiledOff = "disabled";
+      return;
+    }
+    let refusal = "";
+    let c: CompiledEnsemble | null;
+    try {
+      c = compileEnsemble(onnx, (r) => refusal = r);
+    } catch (e) {
+      c = null;
+      refusal = `cannot compile: ${(e as Error).message}`;
+    }
+    if (!c || c.width !== this.width || c.outputName !== this.outputName) {
+      this.compiledOff = refusal || "output layout differs";
+      return;
+    }
+    const n = 512;
+    const rows = probeRows(onnx, this.numFeatures, n);
+    const ref = await this.runOrt(rows, n);
+    const out = new Float32Array(n * this.width);
+    for (let r = 0; r < n; r++) c.scoreRow(rows, r, out, r * this.width);
+    for (let i = 0; i < out.length; i++) {
+      if (!Object.is(out[i], ref[i])) {
+        this.compiledOff = `differs from onnxruntime on a probe row (${out[i]} vs ${ref[i]})`;
+        return;
+      }
+    }
+    this.compiled = c;
+    this.compiledOff = null;
+  }
+
+  /** Which engine scores single rows now. */
+  get engine(): "compiled" | "onnxruntime" {
+    return this.compiled ? "compiled" : "onnxruntime";
+  }
+
+  /**
+   * Scores one row synchronously with the compiled ensemble, or returns null when this row must go
+   * through onnxruntime ({@link scoreOne}): compilation unavailable, or the row is due for audit.
+   * The returned array is reused by the next call.
+   */
+  trySync(row: ArrayLike<number>): Float32Array | null {
+    if (!this.compiled) return null;
+    if (++this.sinceAudit >= SCORER_AUDIT_EVERY) {
+      this.sinceAudit = 0;
+      return null;
+    }
+    this.one.set(row);
+    this.compiled.scoreRow(this.one, 0, this.oneOut, 0);
+    this.counters.compiled++;
+    return this.oneOut;
+  }
+
+  private async runOrt(x: Float32Array, n: number): Promise<Float32Array> {
+    const input = new ort.Tensor("float32", x, [n, this.numFeatures]);
+    const res = await this.session.run({ features: input }, [this.outputName]);
+    return res[this.outputName].data as Float32Array;
   }
 
   get numFeatures(): number {
@@ -101,7 +235,9 @@ export class Scorer {
     const rawWidth = meta.objective.name === "multiclass" ? meta.objective.numClass : 1;
     const width = opts.raw ? rawWidth : meta.outputWidth;
     const out = opts.raw || meta.objective.name === "regression" ? "scores" : "probabilities";
-    return new Scorer(session, meta.featureNames, width, out);
+    const s = new Scorer(session, meta.featureNames, width, out);
+    await s.attachCompiled(onnx, opts.compiled);
+    return s;
   }
 
   /** Builds a scorer for an in-memory model (exported to ONNX on the fly; no bundle, no hash). */
@@ -116,7 +252,9 @@ export class Scorer {
     });
     const session = await createSession(onnx, opts);
     const width = !raw && model.objective.name === "binary" ? 2 : numOutputs(model);
-    return new Scorer(session, model.featureNames, width, raw ? "scores" : "probabilities");
+    const s = new Scorer(session, model.featureNames, width, raw ? "scores" : "probabilities");
+    await s.attachCompiled(onnx, opts.compiled);
+    return s;
   }
 
   /**
@@ -129,9 +267,26 @@ export class Scorer {
       throw new RangeError(`scoreBatch: need ${n} rows × ${f} features, got ${rows.length} values`);
     }
     const x = rows.length === n * f ? rows : rows.subarray(0, n * f);
-    const input = new ort.Tensor("float32", x, [n, f]);
-    const res = await this.session.run({ features: input }, [this.outputName]);
-    return res[this.outputName].data as Float32Array;
+    const out = await this.runOrt(x, n);
+    this.counters.onnxruntime += n;
+    const c = this.compiled;
+    if (c) {
+      // Audit: every onnxruntime row is also scored compiled; one difference turns it off.
+      const w = this.width, mine = this.oneOut;
+      for (let r = 0; r < n; r++) {
+        c.scoreRow(x, r, mine, 0);
+        this.counters.audited++;
+        for (let k = 0; k < w; k++) {
+          if (!Object.is(mine[k], out[r * w + k])) {
+            this.counters.mismatches++;
+            this.compiled = null;
+            this.compiledOff = `audit: compiled ${mine[k]} vs onnxruntime ${out[r * w + k]}`;
+            return out;
+          }
+        }
+      }
+    }
+    return out;
   }
 
   /** Scores one row (numFeatures values in model order). @returns width float32 values. */

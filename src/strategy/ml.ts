@@ -36,7 +36,7 @@ import { CandleEngine } from "../features/candle.ts";
 import { MicroEngine } from "../features/micro.ts";
 import { type MicroInput, MicroSampler } from "../features/micro_input.ts";
 import { featureSet } from "../features/registry.ts";
-import { Scorer } from "../model/scorer.ts";
+import { Scorer, type ScorerCounters } from "../model/scorer.ts";
 import type {
   ClosedBar,
   EnterSignal,
@@ -67,8 +67,13 @@ export interface MlStrategy extends TradingStrategy {
   readonly setup: Readonly<Omit<ModelSetup, "scorer">>;
   /** Every retrain attempt so far (empty without retraining). */
   readonly retrainLog: readonly RetrainLogEntry[];
-  /** Decisions scored so far (rows sent to ORT). */
+  /** Decisions scored so far. */
   readonly scoredRows: number;
+  /**
+   * How the current model's rows were scored (compiled ensemble vs onnxruntime, audits and
+   * differences; model/scorer.ts), or null without a model.
+   */
+  readonly scorerCounters: Readonly<ScorerCounters> | null;
   /** Frees the ORT sessions. */
   close(): Promise<void>;
 }
@@ -118,6 +123,9 @@ export async function createMlStrategy(
     },
     get scoredRows() {
       return s.scored;
+    },
+    get scorerCounters() {
+      return s.scorerCounters;
     },
     onPositionClosed: (symbol, _reason, time) => s.positionClosed(symbol, time),
     close: () => s.close(),
@@ -277,6 +285,12 @@ class MlRunner {
         ? this.cfg.exitOnReversal
         : now >= st.cooldownUntil && view.tradable(st.symbol) && price > 0);
     if (!retrain && !(score && this.scorer)) return;
+    if (!retrain) {
+      // The compiled ensemble answers synchronously (no Promise in the engine loop); rows it
+      // leaves to onnxruntime (audit, or no compilation) take the async path below.
+      const out = this.scorer!.trySync(st.row);
+      if (out) return this.conclude(st, row, price, view, pos, out);
+    }
     return this.decideAsync(st, row, price, view, pos, retrain, score);
   }
 
@@ -295,28 +309,40 @@ class MlRunner {
       const scorer = this.scorer;
       if (!score || !scorer) return;
       const out = await scorer.scoreBatch(st.row, 1);
-      this.scored++;
-      const sym = st.symbol;
-      const names = this.outNames;
-      for (let k = 0; k < names.length; k++) view.record(sym, names[k], out[k]);
-      const cost = this.setup.kind === "regression"
-        ? 2 * view.takerFeeRate(sym) * 1e4 + this.cfg.slippageBps
-        : NaN;
-      if (cost === cost) view.record(sym, "cost_bps", cost);
-      view.record(sym, "model", this.modelVersion);
-      const v = this.verdict;
-      this.rule.decide(out, cost, v);
-      if (pos) {
-        const rev = pos.side === "long" ? v.exitLong : v.exitShort;
-        view.record(sym, "action", rev ? 2 : 0);
-        return rev ? this.exit(st, view.time, "reversal") : undefined;
-      }
-      view.record(sym, "action", v.side);
-      if (v.side === 0) return;
-      return [this.enterSignal(st, row, price, v, out)];
+      return this.conclude(st, row, price, view, pos, out);
     } finally {
       this.busy = false;
     }
+  }
+
+  /** Records the scores and applies the decision rule (the scored half of a decision). */
+  private conclude(
+    st: SymState,
+    row: Float64Array,
+    price: number,
+    view: StrategyView,
+    pos: PositionView | null,
+    out: Float32Array,
+  ): Signal[] | void {
+    this.scored++;
+    const sym = st.symbol;
+    const names = this.outNames;
+    for (let k = 0; k < names.length; k++) view.record(sym, names[k], out[k]);
+    const cost = this.setup.kind === "regression"
+      ? 2 * view.takerFeeRate(sym) * 1e4 + this.cfg.slippageBps
+      : NaN;
+    if (cost === cost) view.record(sym, "cost_bps", cost);
+    view.record(sym, "model", this.modelVersion);
+    const v = this.verdict;
+    this.rule.decide(out, cost, v);
+    if (pos) {
+      const rev = pos.side === "long" ? v.exitLong : v.exitShort;
+      view.record(sym, "action", rev ? 2 : 0);
+      return rev ? this.exit(st, view.time, "reversal") : undefined;
+    }
+    view.record(sym, "action", v.side);
+    if (v.side === 0) return;
+    return [this.enterSignal(st, row, price, v, out)];
   }
 
   private enterSignal(
@@ -356,7 +382,7 @@ class MlRunner {
   private async runRetrain(now: number): Promise<void> {
     const model = await this.retrainer!.retrain(now);
     if (!model) return;
-    const next = await Scorer.fromModel(model);
+    const next = await Scorer.fromModel(model, { compiled: this.cfg.scoring !== "onnxruntime" });
     const old = this.scorer;
     this.scorer = next;
     this.modelVersion++;
@@ -364,6 +390,10 @@ class MlRunner {
     this.rule = new DecisionRule(this.setup.kind, classesOf(this.setup.kind), this.cfg);
     this.outNames = this.rule.outputNames();
     await old?.release();
+  }
+
+  get scorerCounters(): Readonly<ScorerCounters> | null {
+    return this.scorer ? { ...this.scorer.counters } : null;
   }
 
   async close(): Promise<void> {

@@ -89,6 +89,12 @@ export const MlConfigSchema = z.object({
    * z-score / ATR features stay missing, as in training on short recordings).
    */
   warmupSteps: z.number().int().min(0).optional(),
+  /**
+   * Single-row scoring engine: `compiled` (default) scores with the compiled ensemble where it
+   * equals onnxruntime bit for bit (checked at load and audited on 1 row in 64, model/scorer.ts),
+   * else onnxruntime; `onnxruntime` always uses onnxruntime.
+   */
+  scoring: z.enum(["compiled", "onnxruntime"]).default("compiled"),
   /** Multiplier on the engine's computed size, in (0, 1]. */
   sizeScale: z.number().gt(0).max(1).optional(),
   retrain: RetrainSchema.default({}),

@@ -166,7 +166,9 @@ export async function resolveModel(cfg: MlConfig, path: string | null): Promise<
     longWindow: e.longWindow,
     atrBarMs: e.atrBarMs,
   };
-  const scorer = await Scorer.load(path, meta.featureNames);
+  const scorer = await Scorer.load(path, meta.featureNames, {
+    compiled: cfg.scoring !== "onnxruntime",
+  });
   return {
     style,
     interval,
