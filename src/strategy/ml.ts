@@ -308,7 +308,7 @@ class MlRunner {
       if (retrain) await this.runRetrain(view.time);
       const scorer = this.scorer;
       if (!score || !scorer) return;
-      const out = await scorer.scoreBatch(st.row, 1);
+      const out = await scorer.scoreOne(st.row);
       return this.conclude(st, row, price, view, pos, out);
     } finally {
       this.busy = false;
