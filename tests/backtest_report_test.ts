@@ -78,6 +78,9 @@ interface RenderCheck {
     ink: Record<string, number>;
     drawn: boolean;
     markers: number | null;
+    labels?: number | null;
+    visible?: [number, number] | null;
+    bars?: number;
   }[];
 }
 
@@ -223,6 +226,14 @@ Deno.test({
           assert.equal(markers.length, 2);
           for (const d of markers) {
             assert.ok((d.markers ?? 0) > 100, `${d.chart} markers ${d.markers}`);
+            // Over 40 markers: no labels on the pane (they show on hover instead).
+            assert.equal(d.labels, 0, `${d.chart} labels`);
+            // The pane opens on the whole run: first and last bar inside the visible range.
+            assert.ok(d.visible && d.bars, `${d.chart} range ${JSON.stringify(d.visible)}`);
+            assert.ok(
+              d.visible[0] <= 0.5 && d.visible[1] >= d.bars - 1.5,
+              `${d.chart}: visible ${JSON.stringify(d.visible)} of ${d.bars} bars`,
+            );
           }
           // Each round trip gives an entry and an exit marker.
           assert.equal(

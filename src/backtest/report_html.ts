@@ -388,9 +388,10 @@ ${
         c.aggregatedTo ? `, drawn as ${c.aggregatedTo} OHLC` : ""
       }${c.markersDropped ? `; first ${MAX_MARKERS_PER_SYMBOL} markers shown` : ""}</span></h3>` +
       (c.bars.length
-        ? `<div class="chart price" data-chart="price-${i}" data-symbol="${
-          escapeHtml(c.symbol)
-        }"></div>`
+        ? `<div class="pricebox"><div class="hover note">&nbsp;</div>` +
+          `<div class="chart price" data-chart="price-${i}" data-symbol="${
+            escapeHtml(c.symbol)
+          }"></div></div>`
         : `<p class="empty">No price bars for this symbol.</p>`)
     ).join("\n")
   }

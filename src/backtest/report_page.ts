@@ -21,6 +21,11 @@
 
 /** Minimum pixels of each required series colour for a chart to count as drawn. */
 export const MIN_INK_PIXELS = 10;
+/**
+ * Marker labels (exit reasons) are drawn only up to this many markers per price pane; with more
+ * they overlap into an unreadable block, so they show in the line above the pane on hover.
+ */
+export const MAX_MARKER_LABELS = 40;
 
 export const PAGE_CSS = `
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2328;
@@ -43,6 +48,7 @@ td.year { font-weight: 600; }
 .scroll { max-height: 640px; overflow: auto; border: 1px solid #d0d7de; }
 .scroll table { border: 0; }
 .chart { position: relative; width: 100%; border: 1px solid #d0d7de; }
+.hover { min-height: 1.4em; margin: 0 0 2px; }
 .chart.price { height: 380px; } .chart.equity { height: 460px; } .chart.pnl { height: 300px; }
 pre#render-check { background: #f6f8fa; padding: 8px; white-space: pre-wrap; font-size: 12px; }
 footer { margin-top: 32px; color: #59636e; font-size: 12px; }
@@ -65,6 +71,7 @@ export const PAGE_SCRIPT = `
   "use strict";
   var R = window.__report;
   var MIN_INK = ${MIN_INK_PIXELS};
+  var MAX_LABELS = ${MAX_MARKER_LABELS};
   var details = [];
   function fail(where, e) { R.errors.push(where + ": " + (e && e.message ? e.message : String(e))); }
   function box(id) { return document.querySelector('[data-chart="' + id + '"]'); }
@@ -81,7 +88,9 @@ export const PAGE_SCRIPT = `
       layout: { background: { type: "solid", color: "#ffffff" }, textColor: "#1f2328", fontSize: 11 },
       grid: { vertLines: { color: "#f0f3fa" }, horzLines: { color: "#f0f3fa" } },
       rightPriceScale: { borderColor: "#d0d7de" },
-      timeScale: { borderColor: "#d0d7de", timeVisible: true, secondsVisible: false },
+      // minBarSpacing below the default 0.5 px: fitContent can then show every bar of a long run
+      // (5,000 bars in a 1,300 px pane), which the default would cut to a window mid-run.
+      timeScale: { borderColor: "#d0d7de", timeVisible: true, secondsVisible: false, minBarSpacing: 0.01 },
       crosshair: { mode: 0 }
     };
     for (var k in extra) o[k] = extra[k];
@@ -106,8 +115,29 @@ export const PAGE_SCRIPT = `
         series.setData(s.bars.map(function (b) {
           return { time: b[0], open: b[1], high: b[2], low: b[3], close: b[4] };
         }));
-        var mk = L.createSeriesMarkers(series, s.markers);
+        // Labels only while they stay readable; beyond that the exit reason shows on hover.
+        var labelled = s.markers.length <= MAX_LABELS;
+        var shown = labelled ? s.markers : s.markers.map(function (m) {
+          return { time: m.time, position: m.position, shape: m.shape, color: m.color };
+        });
+        var mk = L.createSeriesMarkers(series, shown);
+        var byTime = {};
+        s.markers.forEach(function (m) { (byTime[m.time] = byTime[m.time] || []).push(m); });
+        var legend = el.parentNode && el.parentNode.querySelector(".hover");
+        chart.subscribeCrosshairMove(function (p) {
+          if (!legend) return;
+          var ms = p && p.time !== undefined ? byTime[p.time] : null;
+          legend.textContent = ms ? ms.map(function (m) {
+            return (m.shape === "arrowUp" ? "buy" : "sell") + (m.text ? " · " + m.text : "");
+          }).join("   ") : "";
+        });
         chart.timeScale().fitContent();
+        // autoSize measures the box on a later frame: fit again then, so the pane opens on the
+        // whole run.
+        requestAnimationFrame(function () { chart.timeScale().fitContent(); });
+        el.__chart = chart;
+        el.__bars = s.bars.length;
+        el.setAttribute("data-labels", String(labelled ? s.markers.filter(function (m) { return m.text; }).length : 0));
         // Require only the candle colours the data has (a calm stretch may have no down bar).
         var up = s.bars.some(function (b) { return b[4] >= b[1]; });
         var down = s.bars.some(function (b) { return b[4] < b[1]; });
@@ -182,8 +212,16 @@ export const PAGE_SCRIPT = `
     inks.forEach(function (h, k) { ink[h] = counts[k]; });
     var ok = inks.length > 0 && counts.every(function (n) { return n >= MIN_INK; });
     var m = el.getAttribute("data-markers");
-    return { chart: el.getAttribute("data-chart"), canvases: canvases.length, ink: ink, drawn: ok,
-      markers: m === null ? null : Number(m) };
+    var lb = el.getAttribute("data-labels");
+    var out = { chart: el.getAttribute("data-chart"), canvases: canvases.length, ink: ink, drawn: ok,
+      markers: m === null ? null : Number(m), labels: lb === null ? null : Number(lb) };
+    if (el.__chart) {
+      // The bars the pane shows on opening, as logical indexes [from, to] out of the bar count.
+      var r = el.__chart.timeScale().getVisibleLogicalRange();
+      out.visible = r ? [r.from, r.to] : null;
+      out.bars = el.__bars;
+    }
+    return out;
   }
   var tries = 0;
   function check() {
