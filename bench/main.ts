@@ -11,6 +11,7 @@ import { runTrainerBench } from "./trainer_bench.ts";
 import { formatDecisionBench, runDecisionBench } from "./decision_bench.ts";
 import { compareIngestRates } from "../src/store/bench_support.ts";
 import { formatBacktestBench, runBacktestBench } from "./backtest_bench.ts";
+import { formatIngestProfile, runIngestProfile } from "./ingest_profile.ts";
 import { formatRunBench, runRunBench } from "./run_bench.ts";
 import { loadReplayFrames } from "../src/ingest/replay_frames.ts";
 
@@ -30,6 +31,9 @@ if (want("ingest")) {
   const r = await runIngestBench({ steadySeconds: quick ? 10 : 30 });
   results.ingest = r;
   say(formatIngestBench(r) + "\n");
+  const prof = await runIngestProfile(quick ? 1 : 3);
+  results.ingestProfile = prof;
+  say(formatIngestProfile(prof) + "\n");
 }
 
 if (want("store")) {

@@ -41,6 +41,11 @@ export interface WorkerStoreSettings {
   batchMaxAge: number;
   batchMaxEvents: number;
   runId: number;
+  /**
+   * `PRAGMA wal_autocheckpoint` of the writer's connection (pages); 0 = never from this
+   * connection (the collector's main thread checkpoints instead). Absent: SQLite's default.
+   */
+  walAutocheckpoint?: number;
 }
 
 /** A shard writer's totals (since the worker started). Latencies: frame receive → commit, ms. */

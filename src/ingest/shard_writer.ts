@@ -33,6 +33,11 @@ export class ShardWriter {
     onError: (msg: string, fields: Record<string, unknown>) => void,
   ) {
     this.store = Store.open(s.path);
+    if (s.walAutocheckpoint !== undefined) {
+      this.store.db.exec(
+        `PRAGMA wal_autocheckpoint = ${Math.max(0, Math.floor(s.walAutocheckpoint))}`,
+      );
+    }
     this.writer = new BatchWriter(this.store, {
       batchMaxAge: s.batchMaxAge,
       batchMaxEvents: s.batchMaxEvents,
