@@ -81,18 +81,9 @@ Deno.test("backtest CLI: no specs in the database → the bundled snapshot, one 
   db.store.close();
   try {
     const out = join(db.dir, "snap");
-    const r = await cli(db.dir, [
-      db.path,
-      "--strategy",
-      "regime",
-      "--from",
-      "2025-05-10",
-      "--to",
-      "2025-05-12",
-      "--out",
-      out,
-      "--no-report",
-    ]);
+    const twoDays = (...extra: string[]) =>
+      cli(db.dir, [db.path, "--strategy=regime", "--from=2025-05-10", "--to=2025-05-12", ...extra]);
+    const r = await twoDays("--out", out, "--no-report");
     assert.equal(r.code, 0, r.stderr + r.stdout);
     const lines = r.stderr.split("\n").filter((l) => l.includes("contracts snapshot"));
     assert.equal(lines.length, 1, r.stderr);
@@ -104,20 +95,13 @@ Deno.test("backtest CLI: no specs in the database → the bundled snapshot, one 
       requestTime: 1721347022835,
     });
     // The same run with the file named: the file is the source, no snapshot line.
-    const r2 = await cli(db.dir, [
-      db.path,
-      "--strategy",
-      "regime",
-      "--from",
-      "2025-05-10",
-      "--to",
-      "2025-05-12",
+    const r2 = await twoDays(
       "--contracts",
       CONTRACTS_JSON,
       "--out",
       join(db.dir, "file"),
       "--no-report",
-    ]);
+    );
     assert.equal(r2.code, 0, r2.stderr);
     assert.equal(r2.stderr.includes("contracts snapshot"), false);
     const run2 = JSON.parse(await Deno.readTextFile(join(db.dir, "file", "run.json")));

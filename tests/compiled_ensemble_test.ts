@@ -11,30 +11,12 @@ import { parseLightGbmModel } from "../src/model/lightgbm_text.ts";
 import { exportOnnx, type OnnxPrecision } from "../src/model/onnx_export.ts";
 import { createSession, ort } from "../src/model/ort.ts";
 import { Scorer, SCORER_AUDIT_EVERY } from "../src/model/scorer.ts";
-import type { GbdtModel } from "../src/model/tree.ts";
 import { mulberry32, randomModel } from "../bench/scoring_bench.ts";
+import { probeRows } from "./helpers/model_probe.ts";
 
 const SHARED = new URL("../../shared/lightgbm/", import.meta.url);
 
-function rows(m: GbdtModel, n: number, seed: number): Float32Array {
-  const rnd = mulberry32(seed);
-  const f = m.featureNames.length;
-  const thr: number[][] = Array.from({ length: f }, () => []);
-  for (const t of m.trees) t.splitFeature.forEach((sf, i) => thr[sf].push(t.threshold[i]));
-  const x = new Float32Array(n * f);
-  for (let i = 0; i < x.length; i++) {
-    const ts = thr[i % f];
-    const u = rnd();
-    if (u < 0.4 && ts.length) {
-      const t = ts[Math.floor(rnd() * ts.length)];
-      x[i] = [t, t * (1 + 2 ** -23), t * (1 - 2 ** -23)][Math.floor(rnd() * 3)];
-    } else if (u < 0.5) x[i] = NaN;
-    else if (u < 0.58) x[i] = rnd() < 0.5 ? 0 : 1e-36;
-    else if (u < 0.6) x[i] = rnd() < 0.5 ? Infinity : -Infinity;
-    else x[i] = rnd() * 5 - 2.5;
-  }
-  return x;
-}
+const rows = probeRows;
 
 async function ortScores(onnx: Uint8Array, name: string, x: Float32Array, n: number, f: number) {
   const s = await createSession(onnx);
