@@ -11,7 +11,7 @@
  * Gap state per symbol (`inGap`): from a disconnect, or a book the Normalizer had to resync,
  * until that symbol's next book snapshot. No new exposure is taken meanwhile (engine gap guard).
  */
-import { REPLAY_OFFSET_MS } from "../market/replay_clock.ts";
+import { LagClock } from "../market/replay_clock.ts";
 import { Normalizer } from "../bitget/normalize.ts";
 import { PublicWsConnection } from "../bitget/public_ws.ts";
 import { type DataFrame, type MalformedFrame, subKey } from "../bitget/wire.ts";
@@ -66,7 +66,7 @@ export class MarketFeed {
   private frames = 0;
   private malformed = 0;
   private lastFrame = NaN;
-  private offset0 = NaN;
+  private readonly lagClock = new LagClock();
   private lags: number[] = [];
 
   constructor(private readonly o: FeedOptions, private readonly h: FeedHandlers) {
@@ -132,9 +132,8 @@ export class MarketFeed {
     this.frames++;
     this.lastFrame = performance.now();
     if (f.ts !== null) {
-      const off = recvTs - f.ts;
-      if (Number.isNaN(this.offset0)) this.offset0 = off;
-      if (this.lags.length < 4096) this.lags.push(off);
+      const lag = this.lagClock.lag(recvTs - f.ts);
+      if (this.lags.length < 4096) this.lags.push(lag);
     }
     const out = this.out;
     out.length = 0;
@@ -162,7 +161,6 @@ export class MarketFeed {
   stats(): FeedStats {
     const c = this.normalizer.counters;
     const ws = this.conn.stats();
-    const replayed = Math.abs(this.offset0) > REPLAY_OFFSET_MS;
     const lags = this.lags.sort((a, b) => a - b);
     const p50 = lags.length > 0 ? lags[Math.floor(lags.length / 2)] : NaN;
     this.lags = [];
@@ -174,8 +172,8 @@ export class MarketFeed {
       checksumFailures: c.checksumFailures,
       sequenceGaps: c.sequenceGaps,
       sinceLastFrameMs: Number.isNaN(this.lastFrame) ? NaN : performance.now() - this.lastFrame,
-      lagP50Ms: replayed ? p50 - this.offset0 : p50,
-      replayed,
+      lagP50Ms: p50,
+      replayed: this.lagClock.replayed,
     };
   }
 

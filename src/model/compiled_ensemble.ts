@@ -27,6 +27,8 @@ export interface CompiledEnsemble {
   readonly width: number;
   /** The graph output it reproduces (`probabilities` or `scores`). */
   readonly outputName: string;
+  /** Per input feature, the thresholds its branch nodes compare with (x ≤ t form). */
+  readonly thresholds: readonly (readonly number[])[];
   /** Scores row `r` of `rows` (row-major, numFeatures values each) into `out[o … o + width)`. */
   scoreRow(rows: Float32Array, r: number, out: Float32Array, o: number): void;
 }
@@ -189,10 +191,13 @@ export function compileEnsemble(
   const softmax = classifier && post === "SOFTMAX";
   const logistic = classifier && post === "LOGISTIC";
   const nTrees = roots.length;
+  const thresholds: number[][] = Array.from({ length: numFeatures }, () => []);
+  for (let j = 0; j < nBranch; j++) thresholds[link[3 * j]].push(thr[j]);
   return {
     numFeatures,
     width,
     outputName: classifier ? "probabilities" : "scores",
+    thresholds,
     scoreRow(rows, row, out, o) {
       s.fill(0);
       const off = row * numFeatures;

@@ -18,6 +18,11 @@
 const N = 32;
 const f64 = new Float64Array(1);
 const u64 = new BigUint64Array(f64.buffer);
+/** The two 32-bit words of `f64[0]`: [low, high] on the little-endian hosts Deno runs on. */
+const w32 = new Uint32Array(f64.buffer);
+if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
+  throw new Error("expf: expects a little-endian host");
+}
 
 /** The double nearest to 2^(i/32), 0 ≤ i < 32, proven by exact comparison of midpoints. */
 function pow2Frac(i: number): number {
@@ -39,11 +44,18 @@ function pow2Frac(i: number): number {
   return f64[0];
 }
 
-/** tab[i] = bits(2^(i/32)) − (i << 47), so that bits + (k << 47) = bits(2^(k/32)). */
-const TAB = new BigUint64Array(N);
+/**
+ * tab[i] = bits(2^(i/32)) − (i << 47), so that tab[k mod 32] + (k << 47) = bits(2^(k/32)); kept as
+ * 32-bit words so `expf` needs no BigInt: (k << 47) has zero low bits, so it only adds
+ * (k << 15) mod 2^32 to the high word, with no carry from the low one.
+ */
+const TAB_LO = new Uint32Array(N);
+const TAB_HI = new Uint32Array(N);
 for (let i = 0; i < N; i++) {
   f64[0] = pow2Frac(i);
-  TAB[i] = u64[0] - (BigInt(i) << 47n);
+  u64[0] -= BigInt(i) << 47n;
+  TAB_LO[i] = w32[0];
+  TAB_HI[i] = w32[1];
 }
 
 const SHIFT = 1.5 * 2 ** 52; // 0x1.8p+52
@@ -69,11 +81,12 @@ export function expf(x: number): number {
   const z = INV_LN2_N * x;
   let kd = z + SHIFT;
   f64[0] = kd;
-  const ki = u64[0];
+  const ki = w32[0]; // the low word of kd's bits holds k (mod 2^32)
   kd -= SHIFT;
   const r = z - kd;
-  const t = (TAB[Number(ki % 32n)] + (ki << 47n)) & 0xffffffffffffffffn;
-  u64[0] = t;
+  const i = ki & (N - 1);
+  w32[0] = TAB_LO[i];
+  w32[1] = (TAB_HI[i] + (ki << 15)) >>> 0;
   const s = f64[0];
   const zz = C0 * r + C1;
   const r2 = r * r;

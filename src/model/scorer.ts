@@ -8,7 +8,6 @@
 
 import { readBundle } from "./bundle.ts";
 import { type CompiledEnsemble, compileEnsemble } from "./compiled_ensemble.ts";
-import { decodeModel } from "./onnx_proto.ts";
 import { exportOnnx, type OnnxPrecision } from "./onnx_export.ts";
 import { createSession, ort, type OrtInitOptions } from "./ort.ts";
 import { type GbdtModel, numOutputs } from "./tree.ts";
@@ -92,20 +91,12 @@ export interface ScorerCounters {
 
 /**
  * Rows that probe every branch boundary of the model: each feature is one of the thresholds the
- * ensemble uses on it, the next double above it, zero, or NaN (deterministic PRNG). Used to check
+ * ensemble compares it with, a value just off it, zero, or NaN (deterministic PRNG). Used to check
  * the compiled ensemble against onnxruntime at load.
  */
-function probeRows(onnx: Uint8Array, numFeatures: number, n: number): Float32Array {
-  const m = decodeModel(onnx);
-  const ens = m.graph?.node?.find((x) => x.opType.startsWith("TreeEnsemble"));
-  const at = (name: string) => ens?.attribute?.find((a) => a.name === name);
-  const feats = at("nodes_featureids")?.ints ?? [];
-  const vals = at("nodes_values_as_tensor")?.t?.doubleData ?? at("nodes_values")?.floats ?? [];
-  const byFeature: number[][] = Array.from({ length: numFeatures }, () => []);
-  feats.forEach((f, i) => {
-    const v = Number(vals[i]);
-    if (Number.isFinite(v) && f >= 0 && f < numFeatures) byFeature[f].push(v);
-  });
+function probeRows(thresholds: readonly (readonly number[])[], n: number): Float32Array {
+  const numFeatures = thresholds.length;
+  const byFeature = thresholds.map((t) => t.filter(Number.isFinite));
   let seed = 0x9e3779b9;
   const rnd = () => {
     seed = (seed ^ (seed << 13)) >>> 0;
@@ -174,7 +165,7 @@ export class Scorer {
       return;
     }
     const n = 512;
-    const rows = probeRows(onnx, this.numFeatures, n);
+    const rows = probeRows(c.thresholds, n);
     const ref = await this.runOrt(rows, n);
     const out = new Float32Array(n * this.width);
     for (let r = 0; r < n; r++) c.scoreRow(rows, r, out, r * this.width);
@@ -204,8 +195,13 @@ export class Scorer {
       this.sinceAudit = 0;
       return null;
     }
-    this.one.set(row);
-    this.compiled.scoreRow(this.one, 0, this.oneOut, 0);
+    let x: Float32Array;
+    if (row instanceof Float32Array && row.length === this.numFeatures) x = row;
+    else {
+      this.one.set(row);
+      x = this.one;
+    }
+    this.compiled.scoreRow(x, 0, this.oneOut, 0);
     this.counters.compiled++;
     return this.oneOut;
   }
