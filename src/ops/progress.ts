@@ -25,7 +25,9 @@ const stderr = (t: string) => {
 
 export class Progress {
   private readonly started = performance.now();
-  private lastDraw = 0;
+  // -Infinity, not 0: performance.now() counts from the thread's start, so 0 would swallow the
+  // first draw of a bar started within 100 ms of it.
+  private lastDraw = -Infinity;
   private lastStep = -1;
   /** Whether the bar is drawn (stderr is a terminal, or forced). */
   readonly tty: boolean;
