@@ -13,6 +13,7 @@ export const BUNDLE_ENTRIES: Record<string, string> = {
   "hist_worker.js": "src/model/train/hist_worker.ts",
   "score_worker.js": "src/features/score_worker.ts",
   "record_worker.js": "src/live/record_worker.ts",
+  "ort_worker.js": "src/model/ort_worker.ts",
 };
 
 /** onnxruntime-web's WASM binary and the emscripten glue module it imports at run time. */

@@ -50,6 +50,7 @@ Deno.test({
           "hist_worker.js",
           "score_worker.js",
           "record_worker.js",
+          "ort_worker.js",
         ]
       ) {
         assert.ok(names.includes(want), `bundle has ${want}: ${names.join(", ")}`);

@@ -152,3 +152,56 @@ Deno.test("Scorer: compiled single rows, 1 in 64 through onnxruntime, audited, e
   await s.release();
   await off.release();
 });
+
+Deno.test("Scorer, reference worker: every row compiled, 1 in 64 audited off-thread; a difference fails settle()", async () => {
+  const m = randomModel(32, {
+    iterations: 20,
+    objective: { name: "multiclass", numClass: 3 },
+    numLeaves: 15,
+    numFeatures: 6,
+    decisionTypes: [0, 2, 8, 10],
+  });
+  const inline = await Scorer.fromModel(m);
+  const s = await Scorer.fromModel(m, { reference: "worker" });
+  assert.equal(s.engine, "compiled", String(s.compiledOff));
+  const n = 1000, f = m.featureNames.length;
+  const x = rows(m, n, 12);
+  const ref = await inline.scoreBatch(x, n);
+  for (let r = 0; r < n; r++) {
+    const out = s.trySync(x.subarray(r * f, r * f + f));
+    assert.ok(out, `row ${r}: never left to onnxruntime in worker mode`);
+    assert.deepEqual([...out], [...ref.subarray(r * 3, r * 3 + 3)], `row ${r}`);
+  }
+  const c = await s.settle();
+  assert.equal(c.compiled, n);
+  assert.equal(c.onnxruntime, 0, "the worker's rows are audits, not results");
+  assert.equal(c.audited, Math.floor(n / SCORER_AUDIT_EVERY));
+  assert.equal(c.mismatches, 0);
+  await s.release();
+
+  // A compiled ensemble that drifts from onnxruntime (perturbed here on purpose) is caught by the
+  // worker's audit: compilation goes off for the rows after it, and settle() throws.
+  const bad = await Scorer.fromModel(m, { reference: "worker" });
+  await bad.settle(); // the probe rows passed
+  // deno-lint-ignore no-explicit-any
+  const comp = (bad as any).compiled;
+  const orig = comp.scoreRow.bind(comp);
+  comp.scoreRow = (rs: Float32Array, r: number, out: Float32Array, o: number) => {
+    orig(rs, r, out, o);
+    out[o] = Math.fround(out[o] * (1 + 1e-6));
+  };
+  for (let r = 0; r < 2 * SCORER_AUDIT_EVERY; r++) bad.trySync(x.subarray(r * f, r * f + f));
+  await assert.rejects(bad.settle(), (e: Error) => {
+    assert.equal(e.name, "ScorerAuditError");
+    assert.match(e.message, /differs from onnxruntime on an audited row.*scoring: onnxruntime/);
+    return true;
+  });
+  assert.equal(bad.engine, "onnxruntime");
+  assert.ok(bad.counters.mismatches >= 1);
+  // Rows after the difference are scored by onnxruntime (through the worker), not compiled.
+  const row = x.subarray(0, f);
+  assert.equal(bad.trySync(row), null);
+  assert.deepEqual([...await bad.scoreOne(row)], [...ref.subarray(0, 3)]);
+  await bad.release();
+  await inline.release();
+});

@@ -13,6 +13,7 @@ import { CONTRACTS_SNAPSHOT, snapshotContract } from "../market/contracts_snapsh
 import { readContracts } from "../store/readers.ts";
 import { Store } from "../store/store.ts";
 import { createScanner, createTradingStrategy, type StrategyName } from "../strategy/registry.ts";
+import type { TradingStrategy } from "../strategy/types.ts";
 import { computeMetrics, type Metrics } from "./metrics.ts";
 import { buyAndHold, flat } from "./reference_strategies.ts";
 import { ReplaySource } from "./replay_source.ts";
@@ -201,6 +202,7 @@ export async function runPlan(plan: BacktestPlan): Promise<BacktestRun> {
     }
     let strategy: Trader;
     let engine: TradingEngine | null = null;
+    let trading: TradingStrategy | null = null;
     if (plan.strategy === "flat") strategy = flat();
     else if (plan.strategy === "buy_and_hold") {
       strategy = buyAndHold({
@@ -209,16 +211,19 @@ export async function runPlan(plan: BacktestPlan): Promise<BacktestRun> {
         at: mode === "raw" ? "book" : "bar",
       });
     } else {
-      const ts = await createTradingStrategy(
+      // The ml scorer checks its compiled scores with onnxruntime on a worker thread: the replay
+      // never waits for onnxruntime, and finish() below fails the run on any difference.
+      trading = await createTradingStrategy(
         plan.strategy,
         plan.config,
         plan.modelPath,
         mode,
         contracts,
+        { reference: "worker" },
       );
       const scanner = bt.scanner ? createScanner(plan.config, plan.symbols) : null;
       engine = new TradingEngine(
-        ts,
+        trading,
         engineConfig(plan.config.risk, { closeAtEnd: bt.closeAtEnd, latencyMs: bt.latencyMs }),
         mode === "raw" ? "trades" : "candles",
         scanner,
@@ -226,21 +231,29 @@ export async function runPlan(plan: BacktestPlan): Promise<BacktestRun> {
       strategy = engine;
     }
     const t0 = performance.now();
-    const result = await runBacktestAsync(source, strategy, {
-      contracts,
-      initialBalance: bt.initialBalance,
-      leverage: bt.leverage,
-      latencyMs: bt.latencyMs,
-      sampleMs: bt.sampleInterval,
-      tradeAcrossGaps: bt.tradeAcrossGaps,
-      marginMode: bt.marginMode,
-      maintenanceMarginRate: plan.config.risk.maintenanceMarginRate,
-      presetTriggerType: plan.config.risk.stopTrigger,
-      // Candle replays: stops fill at their level (gap-aware) plus the synthetic half spread.
-      planFill: mode === "candles" ? "trigger" : "book",
-      planFillSlippageBps: bt.book.spreadBps / 2,
-      onProgress: plan.onProgress && ((ts, n) => plan.onProgress!(ts, n, from, to)),
-    });
+    let result: BacktestResult;
+    try {
+      result = await runBacktestAsync(source, strategy, {
+        contracts,
+        initialBalance: bt.initialBalance,
+        leverage: bt.leverage,
+        latencyMs: bt.latencyMs,
+        sampleMs: bt.sampleInterval,
+        tradeAcrossGaps: bt.tradeAcrossGaps,
+        marginMode: bt.marginMode,
+        maintenanceMarginRate: plan.config.risk.maintenanceMarginRate,
+        presetTriggerType: plan.config.risk.stopTrigger,
+        // Candle replays: stops fill at their level (gap-aware) plus the synthetic half spread.
+        planFill: mode === "candles" ? "trigger" : "book",
+        planFillSlippageBps: bt.book.spreadBps / 2,
+        onProgress: plan.onProgress && ((ts, n) => plan.onProgress!(ts, n, from, to)),
+      });
+    } catch (e) {
+      await trading?.finish?.().catch(() => {}); // the run's own error is the one to report
+      throw e;
+    }
+    // Inside the timed span: the tail of the scorer's audits is part of the run.
+    await trading?.finish?.();
     const replayMs = performance.now() - t0;
     const trades = buildTrades(result);
     const metrics = computeMetrics(result, trades);

@@ -10,6 +10,7 @@ import { readBundle } from "./bundle.ts";
 import { type CompiledEnsemble, compileEnsemble } from "./compiled_ensemble.ts";
 import { exportOnnx, type OnnxPrecision } from "./onnx_export.ts";
 import { createSession, ort, type OrtInitOptions } from "./ort.ts";
+import { OrtReference } from "./ort_reference.ts";
 import { type GbdtModel, numOutputs } from "./tree.ts";
 
 /** The bundle's features differ from the feature set supplied by the caller. */
@@ -72,6 +73,25 @@ export interface ScorerOptions extends OrtInitOptions {
    * {@link SCORER_AUDIT_EVERY}-th row itself, comparing; any difference turns compilation off.
    */
   compiled?: boolean;
+  /**
+   * Where onnxruntime runs while the compiled ensemble scores: `inline` (default) — a session on
+   * this thread scores the audited rows itself (their result is onnxruntime's); `worker` — a
+   * reference worker (ort_reference.ts) scores the probe and audit rows on its own thread and the
+   * comparison is settled asynchronously, so this thread never waits for onnxruntime (its ~0.7 s
+   * start-up included). Every row's result is then the compiled score; a difference found later
+   * turns compilation off for the rows that follow and is reported by {@link Scorer.settle}, whose
+   * caller must treat the scores given before it as suspect (the backtest fails the run).
+   * Without a compiled ensemble the worker scores every row (asynchronously).
+   */
+  reference?: "inline" | "worker";
+}
+
+/** Audited rows sent to the reference worker per message. */
+const WORKER_AUDIT_BATCH = 32;
+
+/** The compiled ensemble and onnxruntime disagreed, or onnxruntime could not check it. */
+export class ScorerAuditError extends Error {
+  override name = "ScorerAuditError";
 }
 
 /** One row in this many goes through onnxruntime and is compared with the compiled score. */
@@ -87,6 +107,13 @@ export interface ScorerCounters {
   audited: number;
   /** Audited rows whose scores differed (compilation is off after the first). */
   mismatches: number;
+}
+
+/** Rows held for the reference worker, with the compiled scores given for them. */
+interface AuditBatch {
+  rows: Float32Array;
+  expected: Float32Array;
+  n: number;
 }
 
 /**
@@ -130,12 +157,18 @@ export class Scorer {
   private oneTensor: ort.Tensor | null = null;
   private compiled: CompiledEnsemble | null = null;
   private sinceAudit = 0;
+  /** Worker mode: the reference, the batch being filled and the comparisons in flight. */
+  private ref: OrtReference | null = null;
+  private batch: AuditBatch | null = null;
+  private readonly inflight = new Set<Promise<void>>();
+  private refError: string | null = null;
   /** Why scoring is onnxruntime-only (null while the compiled ensemble is in use). */
   compiledOff: string | null = "not compiled";
   readonly counters: ScorerCounters = { compiled: 0, onnxruntime: 0, audited: 0, mismatches: 0 };
 
   private constructor(
-    private readonly session: ort.InferenceSession,
+    /** The inline session; null in worker mode (the reference worker holds it). */
+    private session: ort.InferenceSession | null,
     /** Features per row, in model order. */
     readonly featureNames: readonly string[],
     /** Output values per row. */
@@ -166,9 +199,16 @@ export class Scorer {
     }
     const n = 512;
     const rows = probeRows(c.thresholds, n);
-    const ref = await this.runOrt(rows, n);
     const out = new Float32Array(n * this.width);
     for (let r = 0; r < n; r++) c.scoreRow(rows, r, out, r * this.width);
+    if (this.ref) {
+      // Trusted now, checked when the worker answers (settle() reports a difference).
+      this.compiled = c;
+      this.compiledOff = null;
+      this.track(this.ref.score(rows, n), out, n, "a probe row", false);
+      return;
+    }
+    const ref = await this.runOrt(rows, n);
     for (let i = 0; i < out.length; i++) {
       if (!Object.is(out[i], ref[i])) {
         this.compiledOff = `differs from onnxruntime on a probe row (${out[i]} vs ${ref[i]})`;
@@ -191,9 +231,10 @@ export class Scorer {
    */
   trySync(row: ArrayLike<number>): Float32Array | null {
     if (!this.compiled) return null;
-    if (++this.sinceAudit >= SCORER_AUDIT_EVERY) {
+    const audit = ++this.sinceAudit >= SCORER_AUDIT_EVERY;
+    if (audit) {
       this.sinceAudit = 0;
-      return null;
+      if (!this.ref) return null;
     }
     let x: Float32Array;
     if (row instanceof Float32Array && row.length === this.numFeatures) x = row;
@@ -203,10 +244,82 @@ export class Scorer {
     }
     this.compiled.scoreRow(x, 0, this.oneOut, 0);
     this.counters.compiled++;
+    if (audit) this.queueAudit(x);
     return this.oneOut;
   }
 
+  /** Worker mode: holds row `x` and its compiled score (oneOut) for the reference. */
+  private queueAudit(x: Float32Array): void {
+    const nf = this.numFeatures, w = this.width;
+    const b = this.batch ??= {
+      rows: new Float32Array(WORKER_AUDIT_BATCH * nf),
+      expected: new Float32Array(WORKER_AUDIT_BATCH * w),
+      n: 0,
+    };
+    b.rows.set(x, b.n * nf);
+    b.expected.set(this.oneOut, b.n * w);
+    if (++b.n === WORKER_AUDIT_BATCH) this.flushAudit();
+  }
+
+  private flushAudit(): void {
+    const b = this.batch;
+    if (!b || b.n === 0 || !this.ref) return;
+    this.batch = null;
+    const rows = b.n === WORKER_AUDIT_BATCH ? b.rows : b.rows.slice(0, b.n * this.numFeatures);
+    this.track(this.ref.score(rows, b.n), b.expected, b.n, "an audited row", true);
+  }
+
+  /** Compares the reference's answer with the compiled scores once it arrives. */
+  private track(
+    answer: Promise<Float32Array>,
+    expected: Float32Array,
+    n: number,
+    what: string,
+    audit: boolean,
+  ): void {
+    const p = answer.then((ref) => {
+      if (audit) this.counters.audited += n;
+      for (let i = 0; i < n * this.width; i++) {
+        if (!Object.is(expected[i], ref[i])) {
+          this.counters.mismatches++;
+          this.compiled = null;
+          this.compiledOff ??= `differs from onnxruntime on ${what} (${expected[i]} vs ${ref[i]})`;
+          return;
+        }
+      }
+    }, (e: Error) => {
+      this.refError ??= e.message;
+    }).finally(() => this.inflight.delete(p));
+    this.inflight.add(p);
+  }
+
+  /**
+   * Sends the audit rows still held and waits for every comparison in flight (worker mode; a
+   * no-op inline).
+   * @returns the counters once settled
+   * @throws ScorerAuditError when a compiled score differed from onnxruntime's (the compiled
+   *   scores given before the difference was seen are suspect) or the reference failed.
+   */
+  async settle(): Promise<Readonly<ScorerCounters>> {
+    this.flushAudit();
+    while (this.inflight.size) await Promise.all([...this.inflight]);
+    if (this.refError !== null) {
+      throw new ScorerAuditError(
+        `onnxruntime could not check the compiled scores: ${this.refError}`,
+      );
+    }
+    if (this.counters.mismatches > 0) {
+      throw new ScorerAuditError(
+        `compiled scores ${this.compiledOff} on ${this.counters.mismatches} batch(es); ` +
+          `set strategies.ml.scoring: onnxruntime`,
+      );
+    }
+    return this.counters;
+  }
+
   private async runOrt(x: Float32Array, n: number): Promise<Float32Array> {
+    // The worker takes the buffer: send a copy unless the array is already a fresh one.
+    if (!this.session) return await this.ref!.score(new Float32Array(x), n);
     // A single row (scoreOne) reuses one input tensor over `this.one`: creating an ort.Tensor is
     // a third of a one-row call's cost (measured 30 → 20 µs per call).
     const input = x === this.one
@@ -232,12 +345,35 @@ export class Scorer {
   ): Promise<Scorer> {
     const { meta, onnx } = await readBundle(path, opts.raw ? "raw" : "transformed");
     checkFeatureNames(meta.featureNames, featureNames);
-    const session = await createSession(onnx, opts);
     const rawWidth = meta.objective.name === "multiclass" ? meta.objective.numClass : 1;
     const width = opts.raw ? rawWidth : meta.outputWidth;
     const out = opts.raw || meta.objective.name === "regression" ? "scores" : "probabilities";
-    const s = new Scorer(session, meta.featureNames, width, out);
+    return await Scorer.open(onnx, meta.featureNames, width, out, opts);
+  }
+
+  /** The session (inline) or the reference worker, then the compiled ensemble. */
+  private static async open(
+    onnx: Uint8Array,
+    featureNames: readonly string[],
+    width: number,
+    outputName: string,
+    opts: ScorerOptions,
+  ): Promise<Scorer> {
+    // The worker only serves as the reference of a compiled ensemble: rows onnxruntime must score
+    // itself are scored inline (a worker round trip per row costs more than the row).
+    const worker = opts.reference === "worker" && opts.compiled !== false;
+    const session = worker ? null : await createSession(onnx, opts);
+    const s = new Scorer(session, featureNames, width, outputName);
+    if (worker) {
+      const wasm = opts.wasmPath === undefined ? undefined : String(opts.wasmPath);
+      s.ref = new OrtReference(onnx, outputName, featureNames.length, wasm);
+    }
     await s.attachCompiled(onnx, opts.compiled);
+    if (worker && !s.compiled) {
+      s.ref!.close();
+      s.ref = null;
+      s.session = await createSession(onnx, opts);
+    }
     return s;
   }
 
@@ -251,11 +387,14 @@ export class Scorer {
       output: raw ? "raw" : "transformed",
       precision: opts.precision,
     });
-    const session = await createSession(onnx, opts);
     const width = !raw && model.objective.name === "binary" ? 2 : numOutputs(model);
-    const s = new Scorer(session, model.featureNames, width, raw ? "scores" : "probabilities");
-    await s.attachCompiled(onnx, opts.compiled);
-    return s;
+    return await Scorer.open(
+      onnx,
+      model.featureNames,
+      width,
+      raw ? "scores" : "probabilities",
+      opts,
+    );
   }
 
   /**
@@ -312,8 +451,9 @@ export class Scorer {
     for (let i = 0; i < runs; i++) await this.scoreOne(row);
   }
 
-  /** Frees the onnxruntime session. */
+  /** Frees the onnxruntime session, or stops the reference worker (comparisons pending drop). */
   async release(): Promise<void> {
-    await this.session.release();
+    this.ref?.close();
+    await this.session?.release();
   }
 }

@@ -36,7 +36,7 @@ import { CandleEngine } from "../features/candle.ts";
 import { MicroEngine } from "../features/micro.ts";
 import { type MicroInput, MicroSampler } from "../features/micro_input.ts";
 import { featureSet } from "../features/registry.ts";
-import { Scorer, type ScorerCounters } from "../model/scorer.ts";
+import { Scorer, type ScorerCounters, type ScorerOptions } from "../model/scorer.ts";
 import type {
   ClosedBar,
   EnterSignal,
@@ -108,11 +108,12 @@ const STYLE_HOLD: Record<string, [number, number]> = {
  */
 export async function createMlStrategy(
   cfg: MlConfig,
-  opts: { modelPath?: string } = {},
+  opts: { modelPath?: string; reference?: ScorerOptions["reference"] } = {},
 ): Promise<MlStrategy> {
   cfg = MlConfigSchema.parse(cfg); // idempotent on parsed input; fills defaults for literals
-  const setup = await resolveModel(cfg, opts.modelPath ?? cfg.model);
-  const s = new MlRunner(cfg, setup);
+  const reference = opts.reference ?? "inline";
+  const setup = await resolveModel(cfg, opts.modelPath ?? cfg.model, reference);
+  const s = new MlRunner(cfg, setup, reference);
   const { scorer: _, ...pub } = setup;
   const strat: MlStrategy = {
     name: "ml",
@@ -129,6 +130,7 @@ export async function createMlStrategy(
     },
     onPositionClosed: (symbol, _reason, time) => s.positionClosed(symbol, time),
     close: () => s.close(),
+    finish: () => s.finish(),
   };
   if (setup.style === "candle") strat.onBar = (bar, view) => s.onBar(bar, view);
   else strat.onEvent = (ev, view) => s.onEvent(ev, view);
@@ -151,7 +153,14 @@ class MlRunner {
   private readonly volScale: number;
   private readonly verdict: Verdict = { side: 0, exitLong: false, exitShort: false, prob: NaN };
 
-  constructor(private readonly cfg: MlConfig, private readonly setup: ModelSetup) {
+  /** First audit failure of a retired (retrained-away) scorer; finish() reports it. */
+  private auditFailure: Error | null = null;
+
+  constructor(
+    private readonly cfg: MlConfig,
+    private readonly setup: ModelSetup,
+    private readonly reference: ScorerOptions["reference"],
+  ) {
     this.scorer = setup.scorer;
     this.rule = new DecisionRule(setup.kind, setup.classes, cfg);
     this.outNames = this.rule.outputNames();
@@ -382,18 +391,46 @@ class MlRunner {
   private async runRetrain(now: number): Promise<void> {
     const model = await this.retrainer!.retrain(now);
     if (!model) return;
-    const next = await Scorer.fromModel(model, { compiled: this.cfg.scoring !== "onnxruntime" });
+    const next = await Scorer.fromModel(model, {
+      compiled: this.cfg.scoring !== "onnxruntime",
+      reference: this.reference,
+    });
     const old = this.scorer;
     this.scorer = next;
     this.modelVersion++;
     // A retrained model uses the project's label classes (labels.ts order).
     this.rule = new DecisionRule(this.setup.kind, classesOf(this.setup.kind), this.cfg);
     this.outNames = this.rule.outputNames();
-    await old?.release();
+    if (old) await this.retire(old);
   }
 
+  /** Settles a scorer's audits (keeping the first failure) and frees it. */
+  private async retire(scorer: Scorer): Promise<void> {
+    try {
+      await scorer.settle();
+    } catch (e) {
+      this.auditFailure ??= e as Error;
+    } finally {
+      await scorer.release();
+    }
+  }
+
+  /** Settles every audit of the run and frees the scorer; throws the first audit failure. */
+  async finish(): Promise<void> {
+    const s = this.scorer;
+    this.scorer = null;
+    if (s) {
+      this.lastCounters = { ...s.counters };
+      await this.retire(s);
+      this.lastCounters = { ...s.counters };
+    }
+    if (this.auditFailure) throw this.auditFailure;
+  }
+
+  private lastCounters: ScorerCounters | null = null;
+
   get scorerCounters(): Readonly<ScorerCounters> | null {
-    return this.scorer ? { ...this.scorer.counters } : null;
+    return this.scorer ? { ...this.scorer.counters } : this.lastCounters;
   }
 
   async close(): Promise<void> {

@@ -15,7 +15,7 @@ import { featureDef, featureSet, type FeatureSetName, projection } from "../feat
 import { LABEL_CLASSES } from "../features/labels.ts";
 import { readBundleMeta } from "../model/bundle.ts";
 import { DatasetError, readTrainingSection, type TrainingSection } from "../model/dataset.ts";
-import { Scorer } from "../model/scorer.ts";
+import { Scorer, type ScorerOptions } from "../model/scorer.ts";
 import { parseDuration } from "../config/duration.ts";
 import type { MlConfig } from "./ml_config.ts";
 import type { LabelSpec } from "./retrain.ts";
@@ -82,7 +82,11 @@ function stepOf(style: FeatureSetName, interval: string, where: string): number 
  * @throws MlSetupError for an unusable combination (no bundle and no retrain label, features of
  *   both sets, classes without long/short, a label given both ways); BundleError for a bad bundle.
  */
-export async function resolveModel(cfg: MlConfig, path: string | null): Promise<ModelSetup> {
+export async function resolveModel(
+  cfg: MlConfig,
+  path: string | null,
+  reference: ScorerOptions["reference"] = "inline",
+): Promise<ModelSetup> {
   const rl = cfg.retrain.label;
   if (path === null) {
     if (!cfg.retrain.enabled || !rl) {
@@ -168,6 +172,7 @@ export async function resolveModel(cfg: MlConfig, path: string | null): Promise<
   };
   const scorer = await Scorer.load(path, meta.featureNames, {
     compiled: cfg.scoring !== "onnxruntime",
+    reference,
   });
   return {
     style,

@@ -32,6 +32,7 @@ export async function createTradingStrategy(
   modelPath: string | undefined,
   mode: "raw" | "candles",
   contracts: readonly ContractSpec[] = [],
+  opts: { reference?: "inline" | "worker" } = {},
 ): Promise<TradingStrategy> {
   switch (name) {
     case "regime":
@@ -45,7 +46,7 @@ export async function createTradingStrategy(
       }
       return createMicroswingStrategy(config.strategies.microswing);
     case "ml":
-      return await createMlStrategy(config.strategies.ml, { modelPath });
+      return await createMlStrategy(config.strategies.ml, { modelPath, ...opts });
     case "smoke": {
       const specs = new Map(contracts.map((c) => [c.symbol, c]));
       return createSmokeStrategy(config.run.smoke, (s) => {

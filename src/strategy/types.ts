@@ -121,4 +121,11 @@ export interface TradingStrategy {
   onEvent?(ev: MarketEvent, view: StrategyView): SignalResult;
   /** Called when the engine closed a position by a stop / take-profit / liquidation. */
   onPositionClosed?(symbol: string, reason: string, time: number): void;
+  /**
+   * Called once when the run ends (the backtest's last event, or the daemon's stop), also after a
+   * failed run: settles work left in the background and frees what the strategy holds.
+   * @throws when a result the strategy gave during the run turns out invalid (the caller fails
+   *   the run), e.g. model/scorer.ts ScorerAuditError.
+   */
+  finish?(): Promise<void>;
 }
