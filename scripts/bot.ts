@@ -16,8 +16,8 @@ import { dirname } from "node:path";
 
 /** The compiled binary's permission flags (deno.json `compile:*` tasks). */
 export const BASE_FLAGS = [
-  "--allow-net=api.bitget.com,ws.bitget.com,wspap.bitget.com,127.0.0.1",
-  "--allow-env=BITGET_*,LOG_TOKENS,LOG_STREAM",
+  "--allow-net=api.bitget.com,ws.bitget.com,wspap.bitget.com,discord.com,127.0.0.1",
+  "--allow-env=BITGET_*,LOG_TOKENS,LOG_STREAM,DISCORD_WEBHOOK_URL,ALERT_WEBHOOK_URL",
   "--allow-sys=hostname",
   "--unstable-worker-options",
 ];

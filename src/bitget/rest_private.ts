@@ -64,6 +64,11 @@ export interface PrivateRestOptions {
   resyncIntervalMs?: number;
   /** Called right before `fetch` with the endpoint path and `performance.now()`. */
   onRequestWritten?: (endpoint: string, perfNow: number) => void;
+  /**
+   * Called once per request with the endpoint path and the HTTP status, or `timeout` / `network`
+   * when no answer came (the metrics' REST counters).
+   */
+  onResponse?: (endpoint: string, status: number | "timeout" | "network") => void;
 }
 
 export type EndpointStats = {
@@ -562,11 +567,13 @@ export class BitgetPrivateRest {
       const timeout = err.name === "TimeoutError" || err.name === "AbortError";
       const neverSent = !timeout && NEVER_SENT.test(err.message);
       const x = { outcomeUnknown: !safe && !neverSent, retryable: safe || neverSent };
+      this.opts.onResponse?.(c.path, timeout ? "timeout" : "network");
       if (timeout) throw fail("timeout", "timeout", null, `no answer within ${timeoutMs} ms`, x);
       throw fail("network", "network", null, err.message, x);
     }
     const recvAt = this.now();
     const status = res.status;
+    this.opts.onResponse?.(c.path, status);
     let env: S.Envelope | null = null;
     try {
       const p = S.EnvelopeSchema.safeParse(JSON.parse(text));

@@ -38,6 +38,11 @@ export interface RestPublicOptions {
   /** Largest retry delay (ms, default 10 000). */
   retryMaxDelay?: number;
   logger?: Logger;
+  /**
+   * Called once per attempt with the endpoint path and the HTTP status, or `timeout` / `network`
+   * when no answer came (the metrics' REST counters).
+   */
+  onResponse?: (endpoint: string, status: number | "timeout" | "network") => void;
 }
 
 /** Client options from the validated config (`exchange.restUrl`, `exchange.productType`, `rest`). */
@@ -236,6 +241,7 @@ export class BitgetPublicRest {
       });
     } catch (e) {
       const timeout = (e as Error).name === "TimeoutError";
+      this.opts.onResponse?.(path, timeout ? "timeout" : "network");
       throw new BitgetRestError(
         timeout
           ? `${path}: no response within ${this.opts.timeout} ms`
@@ -247,6 +253,7 @@ export class BitgetPublicRest {
         true,
       );
     }
+    this.opts.onResponse?.(path, res.status);
     const text = await res.text();
     let env: Envelope | null = null;
     try {

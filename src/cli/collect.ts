@@ -20,6 +20,8 @@ const HELP = `usage: bitget-bot collect [--symbols BTCUSDT ETHUSDT …] [options
   --duration D         stop after D (e.g. 90s, 2h); default: run until SIGTERM/SIGINT
   --ws-url URL         public WebSocket URL (e.g. a loopback simulator)
   --rest-url URL       REST base URL
+  --metrics-listen A   Prometheus /metrics + /healthz address host:port, or off
+                       (default: metrics.listen = 127.0.0.1:9464)
   --log-format F       auto | json | text
   --log-level L        debug | info | warn | error
   --isolate-workers    give each ingest worker only net to the WS host (needs --unstable-worker-options)
@@ -55,6 +57,7 @@ export async function collectCommand(argv: string[]): Promise<number> {
         "ws-url": { type: "string" },
         "rest-url": { type: "string" },
         "log-format": { type: "string" },
+        "metrics-listen": { type: "string" },
         "log-level": { type: "string" },
         "isolate-workers": { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -92,6 +95,10 @@ export async function collectCommand(argv: string[]): Promise<number> {
           ...(symbols.length ? { symbols } : {}),
           ...(values.channels ? { channels: values.channels.split(",").map((c) => c.trim()) } : {}),
           ...(values.db ? { db: values.db } : {}),
+        },
+        metrics: {
+          ...base.metrics,
+          ...(values["metrics-listen"] ? { listen: values["metrics-listen"] } : {}),
         },
         log: {
           ...base.log,

@@ -27,6 +27,8 @@ const HELP = `usage: bitget-bot run [--mode paper|demo|live] [--strategy S] [opt
   --rest-url URL       REST base URL (e.g. a loopback simulator)
   --ws-url URL         public WebSocket URL
   --private-ws-url URL private WebSocket URL (the simulator's is /v2/ws/private)
+  --metrics-listen A   Prometheus /metrics + /healthz address host:port, or off
+                       (default: metrics.listen = 127.0.0.1:9464)
   --log-format F       auto | json | text
   --log-level L        debug | info | warn | error
 
@@ -54,6 +56,7 @@ export async function runCommand(argv: string[]): Promise<number> {
         "ws-url": { type: "string" },
         "private-ws-url": { type: "string" },
         "log-format": { type: "string" },
+        "metrics-listen": { type: "string" },
         "log-level": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -89,6 +92,10 @@ export async function runCommand(argv: string[]): Promise<number> {
         ...(values["on-unknown-position"]
           ? { onUnknownPosition: values["on-unknown-position"] }
           : {}),
+      },
+      metrics: {
+        ...base.metrics,
+        ...(values["metrics-listen"] ? { listen: values["metrics-listen"] } : {}),
       },
       log: {
         ...base.log,

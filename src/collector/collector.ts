@@ -22,6 +22,7 @@ import { runnerSettings, WorkerPool } from "../ingest/worker_pool.ts";
 import type { StoppedMessage } from "../ingest/messages.ts";
 import { pollerIntervals, RestPollers } from "../ingest/pollers.ts";
 import { LatencyHistogram } from "../ops/latency.ts";
+import { CollectTelemetry } from "./telemetry.ts";
 import { StatusBoard } from "./status.ts";
 import { VERSION } from "../version.ts";
 
@@ -51,6 +52,8 @@ export interface CollectorOptions {
   argv?: readonly string[];
   /** Hard limit for the whole shutdown (ms). Default 4500 (systemd gets exit 0 within 5 s). */
   shutdownDeadlineMs?: number;
+  /** Called with the metrics endpoint's bound address (tests listen on port 0). */
+  onMetricsListen?: (addr: { hostname: string; port: number }) => void;
 }
 
 export interface CollectSummary {
@@ -140,7 +143,9 @@ export async function runCollector(opts: CollectorOptions): Promise<CollectSumma
     ratePerSecond: config.rest.ratePerSecond,
     timeout: config.rest.timeout,
     logger: log,
+    onResponse: (endpoint, status) => tel?.rest(endpoint, status),
   });
+  let tel: CollectTelemetry | null = null;
   const contracts = await checkSymbols(rest, opts.symbols, config.exchange.productType);
 
   let store: Store;
@@ -180,7 +185,10 @@ export async function runCollector(opts: CollectorOptions): Promise<CollectSumma
     if (firstRecvTs === 0 && events.length > 0) firstRecvTs = events[0].recvTs;
     for (const ev of events) {
       pendingRecv.push(ev.recvTs);
-      if (ev.kind === "gap") board.gaps++;
+      if (ev.kind === "gap") {
+        board.gaps++;
+        tel?.gap(ev.reason);
+      }
     }
     writer.pushAll(events, frames);
   };
@@ -224,7 +232,10 @@ export async function runCollector(opts: CollectorOptions): Promise<CollectSumma
     restrictPermissions: opts.restrictWorkerPermissions,
     logger: log,
     onBatch: (b) => push(b.events, b.frameCounts),
-    onStats: (s) => board.update(s),
+    onStats: (s) => {
+      board.update(s);
+      tel?.shardStats(s);
+    },
     onLog: (l) => log[l.level](l.msg, { shard: l.shard, ...l.fields }),
   });
   const pollers = new RestPollers(
@@ -247,6 +258,13 @@ export async function runCollector(opts: CollectorOptions): Promise<CollectSumma
     wsUrl: config.exchange.wsPublicUrl,
     restUrl: config.exchange.restUrl,
     runId,
+  });
+  tel = CollectTelemetry.start({
+    config,
+    shards: shards.length,
+    mainWriter: () => writer.stats(),
+    logger: log,
+    onListen: opts.onMetricsListen,
   });
   pool.start();
   pollers.start();
@@ -289,6 +307,7 @@ export async function runCollector(opts: CollectorOptions): Promise<CollectSumma
   const poolStop = await pool.stop(Math.max(500, deadline - Date.now() - 1000));
   await Promise.race([pollers.stop(), sleep(Math.max(0, deadline - Date.now() - 500))]);
   writer.close();
+  await tel.close();
   peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
   const ws = writer.stats();
   store.endRun(runId, "ok");

@@ -16,6 +16,8 @@ import { MlConfigSchema } from "../strategy/ml.ts";
 import { MicroswingConfigSchema } from "../strategy/microswing.ts";
 import { RegimeConfigSchema } from "../strategy/regime.ts";
 import { ScannerConfigSchema } from "../strategy/scanner.ts";
+import { MetricsConfigSchema } from "../ops/metrics/server.ts";
+import { AlertsConfigSchema } from "../ops/alerts/config.ts";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -116,6 +118,10 @@ export const ConfigSchema = z.object({
   }).strict().default({}),
   /** Symbol scanner for multi-symbol runs (strategy/scanner.ts). */
   scanner: ScannerConfigSchema.default({}),
+  /** Prometheus `/metrics` and `/healthz` of `run` and `collect` (ops/metrics/server.ts). */
+  metrics: MetricsConfigSchema.default({}),
+  /** Discord / JSON-webhook alerts of `run` (ops/alerts/config.ts; URLs from the environment). */
+  alerts: AlertsConfigSchema.default({}),
 }).strict();
 
 export type Config = z.infer<typeof ConfigSchema>;

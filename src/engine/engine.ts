@@ -79,6 +79,7 @@ export class TradingEngine implements Trader {
   private startOfDayEquity = NaN;
   private peakEquity = NaN;
   private halted = false;
+  private lastHalts: readonly string[] = [];
   /** Warm-up: indicators advance, nothing is signalled, sized or recorded (setWarmingUp). */
   private warming = false;
   private readonly triggerType: TriggerType;
@@ -273,6 +274,19 @@ export class TradingEngine implements Trader {
       }
     }
     this.halted = halted;
+    this.lastHalts = halts;
+  }
+
+  /**
+   * The risk halts active at the last bar close (RiskManager.observe's lines; empty = trading
+   * allowed) with the equity figures they were judged on (USDT).
+   */
+  haltState(): { halts: readonly string[]; startOfDayEquity: number; peakEquity: number } {
+    return {
+      halts: this.lastHalts,
+      startOfDayEquity: this.startOfDayEquity,
+      peakEquity: this.peakEquity,
+    };
   }
 
   private apply(signals: Signal[] | void, out: Intent[]): void {

@@ -53,6 +53,10 @@ export interface WorkerStoreStats {
   frames: number;
   events: number;
   rows: number;
+  /** Rows written per raw table (cumulative). */
+  rowsByTable: Record<string, number>;
+  /** Gap events stored, by reason (cumulative). */
+  gapsByReason: Record<string, number>;
   duplicates: number;
   batches: number;
   pending: number;

@@ -21,6 +21,7 @@ export class ShardWriter {
   private readonly latency = new LatencyHistogram();
   private pendingRecv: number[] = [];
   private gaps = 0;
+  private readonly gapsByReason: Record<string, number> = {};
   private firstRecvTs = 0;
   private lastCommitTs = 0;
 
@@ -59,7 +60,11 @@ export class ShardWriter {
     if (this.firstRecvTs === 0 && events.length > 0) this.firstRecvTs = events[0].recvTs;
     for (let i = 0; i < events.length; i++) {
       this.pendingRecv.push(events[i].recvTs);
-      if (events[i].kind === "gap") this.gaps++;
+      const ev = events[i];
+      if (ev.kind === "gap") {
+        this.gaps++;
+        this.gapsByReason[ev.reason] = (this.gapsByReason[ev.reason] ?? 0) + 1;
+      }
     }
     this.writer.pushAll(events, b.frameCounts);
   }
@@ -70,6 +75,8 @@ export class ShardWriter {
       frames: w.frames,
       events: w.events,
       rows: w.rows,
+      rowsByTable: w.rowsByTable,
+      gapsByReason: { ...this.gapsByReason },
       duplicates: w.duplicates,
       batches: w.batches,
       pending: w.pending,

@@ -43,6 +43,8 @@ import type { ExchangeSession } from "./exchange_session.ts";
 import { openExchangeSession } from "./exchange_session.ts";
 import { reconcile, UnknownPositionError } from "../oms/reconcile.ts";
 import { StartupError } from "./exchange_session.ts";
+import { DaemonTelemetry } from "./telemetry.ts";
+import { AlertConfigError } from "../ops/alerts/mod.ts";
 
 /** A failure the CLI reports in one line with its exit code (2 = input/config/start-up check). */
 export class DaemonError extends Error {
@@ -77,6 +79,10 @@ export interface DaemonOptions {
    * with the receive time (epoch ms) of the market event being handled at that moment.
    */
   onRequestWritten?: (endpoint: string, perfNow: number) => void;
+  /** `metrics.listen` override (--metrics-listen); `off` serves nothing. */
+  metricsListen?: string;
+  /** Called with the metrics endpoint's bound address (tests listen on port 0). */
+  onMetricsListen?: (addr: { hostname: string; port: number }) => void;
   /** Benchmarks: the OMS hands a request to the venue (clientOid, receive time of its trigger). */
   onSend?: (clientOid: string, triggerRecvTs: number) => void;
 }
@@ -138,18 +144,48 @@ function openStore(path: string): Store {
   }
 }
 
-/** Runs the daemon until stopped; resolves with a summary after a clean shutdown. */
+/**
+ * Runs the daemon until stopped; resolves with a summary after a clean shutdown. Throws
+ * DaemonError (exit code 2) on a failed start-up check, including an invalid webhook URL.
+ */
 export async function runDaemon(o: DaemonOptions): Promise<DaemonSummary> {
-  const { config, run, logger: log } = o;
-  const mode = run.mode;
+  const mode = o.run.mode;
   // Before anything is read or written: trading on Bitget needs its keys.
   if (mode !== "paper" && !o.credentials) throw new DaemonError(missingKeysLine(mode), 2);
+  let tel: DaemonTelemetry;
+  try {
+    tel = DaemonTelemetry.start({
+      config: o.config,
+      mode,
+      symbols: o.symbols,
+      logger: o.logger,
+      listen: o.metricsListen,
+      onListen: o.onMetricsListen,
+    });
+  } catch (e) {
+    if (e instanceof AlertConfigError) throw new DaemonError(e.message, 2);
+    throw e;
+  }
+  try {
+    return await runChain(o, tel);
+  } catch (e) {
+    tel.error("run", e instanceof Error ? e.message : String(e));
+    throw e;
+  } finally {
+    await tel.close(2000);
+  }
+}
+
+async function runChain(o: DaemonOptions, tel: DaemonTelemetry): Promise<DaemonSummary> {
+  const { config, run, logger: log } = o;
+  const mode = run.mode;
   const rest = new BitgetPublicRest({
     baseUrl: o.restUrl,
     productType: config.exchange.productType,
     ratePerSecond: config.rest.ratePerSecond,
     timeout: config.rest.timeout,
     logger: log,
+    onResponse: (endpoint, status) => tel.rest(endpoint, status),
   });
   const contracts = await fetchContracts(rest, o.symbols);
   const specs = new Map(contracts.specs.map((c) => [c.symbol, c]));
@@ -198,6 +234,7 @@ export async function runDaemon(o: DaemonOptions): Promise<DaemonSummary> {
         logger: log,
         engineTime: () => driverRef?.engineTime ?? Date.now(),
         onRequestWritten: o.onRequestWritten,
+        onResponse: (endpoint, status) => tel.rest(endpoint, status),
       });
       venue = session.venue;
     }
@@ -217,7 +254,14 @@ export async function runDaemon(o: DaemonOptions): Promise<DaemonSummary> {
     log: log.child({ component: "oms" }),
     engineTime: () => driverRef?.engineTime ?? NaN,
     positionMode: run.positionMode,
-    onSend: o.onSend && ((oid) => o.onSend!(oid, driverRef?.currentRecvTs ?? NaN)),
+    onSend: (oid) => {
+      const recvTs = driverRef?.currentRecvTs ?? NaN;
+      tel.orderSent(recvTs);
+      o.onSend?.(oid, recvTs);
+    },
+    onOutcome: (row) => tel.outcome(row),
+    onFill: (f) => tel.fill(f),
+    onCancelled: (row, reason) => tel.cancelled(row, reason),
   });
   const reconcileNow = (phase: "start" | "reconnect" | "periodic" | "stop") =>
     reconcile({
@@ -279,6 +323,7 @@ export async function runDaemon(o: DaemonOptions): Promise<DaemonSummary> {
     log: log.child({ component: "driver" }),
     keepRecords: o.keepRecords,
     onDecision: (ms, n) => {
+      tel.decision(ms);
       if (n > 0 || decisions.length < 100_000) decisions.push(ms);
       o.onDecision?.(ms, n);
     },
@@ -315,7 +360,10 @@ export async function runDaemon(o: DaemonOptions): Promise<DaemonSummary> {
       recorder.push(events, key);
       for (const ev of events) driver.push(ev);
     },
-    onGap: (g) => recorder.push([g], null),
+    onGap: (g) => {
+      tel.gap(g.reason);
+      recorder.push([g], null);
+    },
   });
   // The ticker channel carries mark, index, funding and open interest: of the REST pollers only
   // the contracts one runs, so the database holds exactly the stream the engine traded on.
@@ -334,6 +382,18 @@ export async function runDaemon(o: DaemonOptions): Promise<DaemonSummary> {
   }, log);
   feed.start();
   pollers.start();
+  tel.attach({
+    feed,
+    venue,
+    engine,
+    driver,
+    oms,
+    privateFeed: session ? () => session!.privateFeed() : null,
+  });
+  // The recorder commits on its worker thread: its row tallies are read every 2 s.
+  const rowsTimer = setInterval(() => {
+    recorder.stats().then((st) => st && tel.storeRows("recorder", st.rowsByTable)).catch(() => {});
+  }, 2000);
   log.info("run started", {
     mode,
     strategy: run.strategy,
@@ -387,6 +447,7 @@ export async function runDaemon(o: DaemonOptions): Promise<DaemonSummary> {
   log.info("run stopping", { reason: stopReason });
   driver.stopEntries();
   clearInterval(statusTimer);
+  clearInterval(rowsTimer);
   clearInterval(killTimer);
   clearInterval(reconcileTimer);
   if (o.handleSignals) Deno.removeSignalListener("SIGUSR1", onUsr1);
@@ -417,6 +478,7 @@ export async function runDaemon(o: DaemonOptions): Promise<DaemonSummary> {
   await session?.close();
   await venue.close();
   const rec = await recorder.stop(Math.min(3000, left()));
+  if (rec) tel.storeRows("recorder", rec.rowsByTable);
   store.endRun(runId, "ok");
   if (tradingStore !== store) tradingStore.close();
   store.close();

@@ -42,6 +42,16 @@ export interface ExchangeSessionOptions {
   engineTime: () => number;
   /** Called right before a REST request is written (tick-to-order benchmark). */
   onRequestWritten?: (endpoint: string, perfNow: number) => void;
+  /** Every signed REST answer (endpoint path, HTTP status or timeout/network), for the metrics. */
+  onResponse?: (endpoint: string, status: number | "timeout" | "network") => void;
+}
+
+/** The private WebSocket's health as the metrics and /healthz see it. */
+export interface PrivateFeedState {
+  /** `open` once logged in; `connecting`, `closed`, `stopped`, … otherwise. */
+  state: string;
+  loggedIn: boolean;
+  reconnects: number;
 }
 
 export interface ExchangeSession {
@@ -53,6 +63,8 @@ export interface ExchangeSession {
   requestReconcile(reason: string): void;
   /** Sets `run.leverage` on every symbol whose leverage differs (after reconciliation). */
   applyLeverage(): Promise<void>;
+  /** The private WebSocket's state, login and reconnect count. */
+  privateFeed(): PrivateFeedState;
   close(): Promise<void>;
 }
 
@@ -86,6 +98,7 @@ export async function openExchangeSession(o: ExchangeSessionOptions): Promise<Ex
     timeoutMs: o.run.requestTimeout,
     logger: log,
     onRequestWritten: o.onRequestWritten,
+    onResponse: o.onResponse,
   });
   try {
     await rest.syncTime();
@@ -211,6 +224,10 @@ export async function openExchangeSession(o: ExchangeSessionOptions): Promise<Ex
         if (r) log.warn("set-leverage refused", { symbol: s, code: r.code, msg: r.msg });
         else log.info("leverage set", { symbol: s, leverage: o.run.leverage });
       }
+    },
+    privateFeed: () => {
+      const st = ws.stats();
+      return { state: st.state, loggedIn: st.state === "open", reconnects: st.reconnects };
     },
     close: async () => {
       await running;

@@ -58,6 +58,16 @@ export interface FeedStats {
   replayed: boolean;
 }
 
+/** Cumulative tallies of the feed (the Prometheus counters' source; see telemetry.ts). */
+export interface FeedCounts {
+  /** Data frames received by channel. */
+  frames: Record<string, number>;
+  /** Frames dropped as malformed, by reason (ws/protocol and normalizer reasons). */
+  malformed: Record<string, number>;
+  /** Receive lag of the last frame by channel, ms (replayed recordings: relative, see LagClock). */
+  lagMs: Record<string, number>;
+}
+
 export class MarketFeed {
   private readonly conn: PublicWsConnection;
   private readonly normalizer: Normalizer;
@@ -65,6 +75,7 @@ export class MarketFeed {
   private readonly out: MarketEvent[] = [];
   private frames = 0;
   private malformed = 0;
+  private readonly counts: FeedCounts = { frames: {}, malformed: {}, lagMs: {} };
   private lastFrame = NaN;
   private readonly lagClock = new LagClock();
   private lags: number[] = [];
@@ -131,9 +142,12 @@ export class MarketFeed {
   private onData(f: DataFrame, recvTs: number): void {
     this.frames++;
     this.lastFrame = performance.now();
+    const ch = f.arg.channel;
+    this.counts.frames[ch] = (this.counts.frames[ch] ?? 0) + 1;
     if (f.ts !== null) {
       const lag = this.lagClock.lag(recvTs - f.ts);
       if (this.lags.length < 4096) this.lags.push(lag);
+      this.counts.lagMs[ch] = lag;
     }
     const out = this.out;
     out.length = 0;
@@ -152,9 +166,28 @@ export class MarketFeed {
 
   private onMalformed(m: MalformedFrame, log: Logger | null): void {
     this.malformed++;
+    this.counts.malformed[m.reason] = (this.counts.malformed[m.reason] ?? 0) + 1;
     if (this.malformed <= 5) {
       (log ?? this.o.logger).warn("malformed frame", { reason: m.reason, detail: m.detail });
     }
+  }
+
+  /**
+   * Cumulative frames by channel, malformed frames by reason, and the last receive lag (ms) by
+   * channel; unlike `stats` it resets nothing (the metrics sampler reads it).
+   */
+  feedCounts(): Readonly<FeedCounts> {
+    return this.counts;
+  }
+
+  /** Connection state, reconnects and wall ms since the last data frame; resets nothing. */
+  feedHealth(): { state: string; reconnects: number; sinceLastFrameMs: number } {
+    const ws = this.conn.stats();
+    return {
+      state: ws.state,
+      reconnects: ws.reconnects,
+      sinceLastFrameMs: Number.isNaN(this.lastFrame) ? NaN : performance.now() - this.lastFrame,
+    };
   }
 
   /** Statistics; resets the lag window. */

@@ -75,6 +75,10 @@ export interface OmsOptions {
   onSend?: (clientOid: string) => void;
   /** Called once per placement with its final outcome (accepted, rejected, …). */
   onOutcome?: (row: OrderRow) => void;
+  /** Called once per new fill (a fill already journaled, e.g. re-read over REST, is not repeated). */
+  onFill?: (fill: FillEvent) => void;
+  /** Called once when an order of ours is seen cancelled, with the venue's reason (or `cancelled`). */
+  onCancelled?: (row: OrderRow, reason: string) => void;
 }
 
 export interface OmsCounters {
@@ -599,6 +603,9 @@ export class OrderManager {
     };
     if (o.cancelReason) patch.cancelReason = o.cancelReason;
     j.update(o.clientOid, patch, this.now());
+    if (patch.state === "cancelled" && row.state !== "cancelled") {
+      this.o.onCancelled?.(row, o.cancelReason || "cancelled");
+    }
   }
 
   /** Records an order carrying our tag that the journal does not know (adoption). */
@@ -672,7 +679,10 @@ export class OrderManager {
       recvTs: performance.timeOrigin + performance.now(),
       source: f.tradeId === undefined ? "sim" : f.exact ? "push" : "rest",
     });
-    if (isNew) this.counters.fills++;
+    if (isNew) {
+      this.counters.fills++;
+      this.o.onFill?.(f);
+    }
   }
 
   private onPlan(ev: PlanEvent): void {

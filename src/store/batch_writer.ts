@@ -36,6 +36,8 @@ export interface BatchWriterStats {
   events: number;
   /** Rows written across all raw tables. */
   rows: number;
+  /** Rows written per raw table (cumulative; tables with none are absent). */
+  rowsByTable: Record<string, number>;
   duplicates: number;
   rejected: number;
   frames: number;
@@ -69,6 +71,7 @@ export class BatchWriter {
   private closed = false;
   private readonly durations: number[] = [];
   private durIdx = 0;
+  private readonly rowsByTable: Record<string, number> = {};
   private readonly st = {
     batches: 0,
     events: 0,
@@ -152,7 +155,11 @@ export class BatchWriter {
     const s = this.st;
     s.batches++;
     s.events += r.events;
-    for (const k in r.rows) s.rows += r.rows[k as keyof typeof r.rows];
+    for (const k in r.rows) {
+      const n = r.rows[k as keyof typeof r.rows];
+      s.rows += n;
+      if (n > 0) this.rowsByTable[k] = (this.rowsByTable[k] ?? 0) + n;
+    }
     s.duplicates += r.duplicates;
     s.rejected += r.rejected;
     s.frames += r.frames;
@@ -179,6 +186,7 @@ export class BatchWriter {
   stats(): BatchWriterStats {
     return {
       ...this.st,
+      rowsByTable: { ...this.rowsByTable },
       pending: this.events.length,
       commitP50Ms: quantile(this.durations, 0.5),
       commitP99Ms: quantile(this.durations, 0.99),

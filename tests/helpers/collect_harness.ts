@@ -27,6 +27,8 @@ export function sim(opts: SimulatorOptions): Promise<Simulator> {
 /** Config YAML for tests: short intervals so faults resolve quickly. */
 export function testConfig(extra: { maxChannelsPerConnection?: number; staleAfter?: string } = {}) {
   return `
+metrics:
+  listen: 127.0.0.1:0
 ws:
   maxChannelsPerConnection: ${extra.maxChannelsPerConnection ?? 48}
   reconnectMinDelay: 100ms
@@ -71,7 +73,7 @@ export async function spawnCollector(
       "--allow-net=127.0.0.1",
       `--allow-read=src,${dir}`,
       `--allow-write=${dir}`,
-      "--allow-env=BITGET_*,LOG_TOKENS,LOG_STREAM",
+      "--allow-env=BITGET_*,LOG_TOKENS,LOG_STREAM,DISCORD_WEBHOOK_URL,ALERT_WEBHOOK_URL",
       "--allow-sys=hostname",
       "--unstable-worker-options",
       "src/main.ts",

@@ -27,7 +27,11 @@ export const TEST_ENV = {
 
 /** Config YAML of the daemon tests: short intervals, no warm-up, JSON logs. */
 export function runConfigYaml(extra = ""): string {
+  // Port 0: every test daemon gets a free metrics port (no clash between tests or with a bot
+  // running on this machine at the default 127.0.0.1:9464).
   return `
+metrics:
+  listen: 127.0.0.1:0
 log:
   statusInterval: 1s
   format: json
@@ -117,7 +121,7 @@ export function spawnRun(dir: string, args: string[], env: Record<string, string
       "--allow-net=127.0.0.1",
       `--allow-read=src,models,node_modules,${dir}`,
       `--allow-write=${dir}`,
-      "--allow-env=BITGET_*,LOG_TOKENS,LOG_STREAM",
+      "--allow-env=BITGET_*,LOG_TOKENS,LOG_STREAM,DISCORD_WEBHOOK_URL,ALERT_WEBHOOK_URL",
       "--allow-sys=hostname",
       "--unstable-worker-options",
       "src/main.ts",

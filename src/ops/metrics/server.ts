@@ -14,6 +14,7 @@
  */
 import { isIPv6 } from "node:net";
 import { z } from "zod";
+import { configDuration } from "../../config/zod_duration.ts";
 import type { BotMetrics } from "./registry.ts";
 
 /** A parsed listen address; `hostname` without brackets (`::1`), `port` 0 … 65535. */
@@ -53,10 +54,12 @@ const hostPort = z.string().refine((s) => tryParseListen(s) !== null, { message:
 /**
  * The `metrics:` config section. `listen`: `off` (no endpoint) or the address served, IPv4
  * `host:port` or `[IPv6]:port` (port 0 = any free port, for tests). Default 127.0.0.1:9464.
+ * `staleAfter`: `/healthz` reports the market feed stale when no data frame arrived for this long.
  */
 export const MetricsConfigSchema = z.object({
   listen: z.union([z.literal("off"), hostPort], { errorMap: () => ({ message: LISTEN_MESSAGE }) })
     .default("127.0.0.1:9464"),
+  staleAfter: configDuration("30s"),
 }).strict();
 
 export type MetricsConfig = z.infer<typeof MetricsConfigSchema>;
@@ -73,6 +76,8 @@ export interface ServeMetricsOptions {
   metrics: BotMetrics;
   /** Called on every `/healthz` request; keep it cheap and synchronous. */
   health: () => HealthStatus;
+  /** Called before each `/metrics` render (to sample gauges); an exception is ignored. */
+  beforeRender?: () => void;
   /** Aborting it stops the server (as `shutdown`). */
   signal?: AbortSignal;
   /** Called once listening, with the bound address (the real port when `listen` had port 0). */
@@ -143,7 +148,14 @@ export function serveMetrics(opts: ServeMetricsOptions): MetricsServer {
       onListen: (a) => opts.onListen?.({ hostname: a.hostname, port: a.port }),
       onError: () => text(500, "internal error\n"),
     },
-    (req) => handleMetricsRequest(req, opts.metrics, opts.health),
+    (req) => {
+      if (opts.beforeRender && new URL(req.url).pathname === "/metrics") {
+        try {
+          opts.beforeRender();
+        } catch { /* a failed sample still serves the last values */ }
+      }
+      return handleMetricsRequest(req, opts.metrics, opts.health);
+    },
   );
   const addr = { hostname: server.addr.hostname, port: server.addr.port };
   let closing: Promise<void> | null = null;
