@@ -359,10 +359,11 @@ Deno.test("metrics: onListen gets the port; the signal stops it; shutdown idempo
 });
 
 Deno.test("metrics: listen parses strictly; the config schema names the expected value", () => {
-  assert.deepEqual(MetricsConfigSchema.parse({}), { listen: "127.0.0.1:9464" });
+  assert.deepEqual(MetricsConfigSchema.parse({}), { listen: "127.0.0.1:9464", staleAfter: 30_000 });
   for (const listen of ["off", "127.0.0.1:0", "[::1]:9464", "0.0.0.0:65535"]) {
-    assert.deepEqual(MetricsConfigSchema.parse({ listen }), { listen }, listen);
+    assert.equal(MetricsConfigSchema.parse({ listen }).listen, listen, listen);
   }
+  assert.equal(MetricsConfigSchema.parse({ staleAfter: "2m" }).staleAfter, 120_000);
   assert.deepEqual(parseListen("[::1]:9464"), { hostname: "::1", port: 9464 });
   assert.deepEqual(parseListen("10.0.0.7:80"), { hostname: "10.0.0.7", port: 80 });
   const bad = [

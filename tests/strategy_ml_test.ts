@@ -400,6 +400,10 @@ Deno.test("ml strategy: walk-forward retraining over 5 days (48 h window, every 
     model: MODEL,
     retrain: {
       enabled: true,
+      // The schedule alone, each model promoted at once (the lifecycle has its own test).
+      shadowForMs: 0,
+      sharpeThreshold: null,
+      psiThreshold: 1e9,
       trainWindowMs: "48h",
       everyMs: "24h",
       minRows: 3000,
@@ -500,6 +504,8 @@ Deno.test("ml strategy: no bundle + retraining trades only once the first model 
     model: null,
     retrain: {
       enabled: true,
+      sharpeThreshold: null,
+      psiThreshold: 1e9,
       trainWindowMs: "24h",
       everyMs: "12h",
       minRows: 1000,

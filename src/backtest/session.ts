@@ -56,6 +56,8 @@ export interface BacktestRun {
   trades: RoundTrip[];
   metrics: Metrics;
   engine: TradingEngine | null;
+  /** The trading strategy the engine ran (null for flat / buy_and_hold). */
+  trading: TradingStrategy | null;
   /** Wall time of the replay alone (ms). */
   replayMs: number;
 }
@@ -268,6 +270,7 @@ export async function runPlan(plan: BacktestPlan): Promise<BacktestRun> {
       trades,
       metrics,
       engine,
+      trading,
       replayMs,
     };
   } finally {

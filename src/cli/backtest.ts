@@ -8,6 +8,8 @@
  * Exit codes: 0 done, 1 runtime failure or look-ahead found, 2 usage / config / data error.
  */
 import { join } from "node:path";
+import type { TradingStrategy } from "../strategy/types.ts";
+import type { MlStrategy } from "../strategy/ml.ts";
 import { parseArgs } from "node:util";
 import { checkLookahead, cutPoints, type LookaheadReport } from "../backtest/lookahead.ts";
 import { writeOutputs } from "../backtest/outputs.ts";
@@ -264,6 +266,7 @@ export async function backtestCommand(argv: string[]): Promise<number> {
     risk: a.plan.config.risk,
     strategyConfig: (a.plan.config.strategies as Record<string, unknown>)[a.plan.strategy] ?? null,
     lookahead: la,
+    modelLifecycle: lifecycleOf(run.trading),
   };
   await Deno.writeTextFile(join(dir, "run.json"), JSON.stringify(runInfo, null, 2) + "\n");
   if (a.report) {
@@ -285,6 +288,7 @@ export async function backtestCommand(argv: string[]): Promise<number> {
         "latency (ms)": bt.latencyMs,
         sizing: a.plan.config.risk.sizing.method,
         "stop trigger": a.plan.config.risk.stopTrigger,
+        ...lifecycleParams(runInfo.modelLifecycle),
       },
     });
   }
@@ -313,4 +317,34 @@ export async function backtestCommand(argv: string[]): Promise<number> {
     if (la.diffs.length > 0) return 1;
   }
   return 0;
+}
+
+/** The ml strategy's model lifecycle for run.json: counts, then every event (lifecycle.ts). */
+function lifecycleOf(t: TradingStrategy | null) {
+  if (!t || !("lifecycleEvents" in t)) return null;
+  const ml = t as MlStrategy;
+  const ev = ml.lifecycleEvents;
+  if (ml.retrainLog.length === 0 && ev.length === 0) return null;
+  const count = (type: string) => ev.filter((e) => e.type === type).length;
+  return {
+    retrains: ev.filter((e) => e.type === "retrain" && e.version !== null).length,
+    retrainsSkipped: ev.filter((e) => e.type === "retrain" && e.version === null).length,
+    driftAlarms: count("drift_alarm"),
+    decayAlarms: count("decay_alarm"),
+    promoted: count("promoted"),
+    rejected: count("rejected"),
+    finalModel: ml.modelVersion,
+    events: ev,
+  };
+}
+
+/** Report parameter rows for the lifecycle (none without retraining). */
+function lifecycleParams(l: ReturnType<typeof lifecycleOf>): Record<string, string | number> {
+  if (!l) return {};
+  return {
+    "retrains (trained / skipped)": `${l.retrains} / ${l.retrainsSkipped}`,
+    "drift / decay alarms": `${l.driftAlarms} / ${l.decayAlarms}`,
+    "shadow: promoted / rejected": `${l.promoted} / ${l.rejected}`,
+    "final model": l.finalModel ?? "none",
+  };
 }

@@ -61,6 +61,18 @@ export const BundleMetaSchema = z.object({
   source: z.string().nullable(),
   createdAt: z.string(),
   toolVersion: z.string(),
+  /**
+   * PSI reference of the training rows (model/drift.ts): per feature, decile edges and the share
+   * of rows per bin (value bins, then missing). Absent in bundles imported from LightGBM.
+   */
+  drift: z.object({
+    rows: z.number().int().nonnegative(),
+    features: z.array(z.object({
+      name: z.string(),
+      edges: z.array(z.number()),
+      expected: z.array(z.number()),
+    })),
+  }).optional(),
 });
 
 /** Parsed bundle metadata. */

@@ -55,11 +55,13 @@ import {
   resolveModel,
   type Verdict,
 } from "./ml_model.ts";
-import { type RetrainLogEntry, WalkForwardRetrainer } from "./retrain.ts";
+import { type RetrainLogEntry, type TrainFn, WalkForwardRetrainer } from "./retrain.ts";
+import { type LifecycleEvent, type LifecycleHooks, ModelLifecycle } from "./lifecycle.ts";
 
 export { type MlConfig, MlConfigSchema, parseMlConfig };
 export { MlSetupError } from "./ml_model.ts";
 export type { RetrainLogEntry } from "./retrain.ts";
+export type { LifecycleEvent } from "./lifecycle.ts";
 
 /** The `ml` TradingStrategy plus introspection for tests and reports. */
 export interface MlStrategy extends TradingStrategy {
@@ -67,6 +69,12 @@ export interface MlStrategy extends TradingStrategy {
   readonly setup: Readonly<Omit<ModelSetup, "scorer">>;
   /** Every retrain attempt so far (empty without retraining). */
   readonly retrainLog: readonly RetrainLogEntry[];
+  /** Drift / decay alarms, retrains, shadows, promotions and rejections (lifecycle.ts). */
+  readonly lifecycleEvents: readonly LifecycleEvent[];
+  /** Version of the model trading now (the bundle's name, then r1, r2, …), null without one. */
+  readonly modelVersion: string | null;
+  /** Resolves when background lifecycle work (training, a shadow verdict) is done. */
+  lifecycleIdle(): Promise<void>;
   /** Decisions scored so far. */
   readonly scoredRows: number;
   /**
@@ -89,6 +97,8 @@ interface SymState {
   /** Engine updates since the last reset. */
   steps: number;
   prevTs: number;
+  /** Decision time of the last row ingested (the retrain history's key). */
+  rowTs: number;
   cooldownUntil: number;
   wasOpen: boolean;
   closeHandled: boolean;
@@ -108,12 +118,16 @@ const STYLE_HOLD: Record<string, [number, number]> = {
  */
 export async function createMlStrategy(
   cfg: MlConfig,
-  opts: { modelPath?: string; reference?: ScorerOptions["reference"] } = {},
+  opts: {
+    modelPath?: string;
+    reference?: ScorerOptions["reference"];
+    lifecycle?: LifecycleOptions;
+  } = {},
 ): Promise<MlStrategy> {
   cfg = MlConfigSchema.parse(cfg); // idempotent on parsed input; fills defaults for literals
   const reference = opts.reference ?? "inline";
   const setup = await resolveModel(cfg, opts.modelPath ?? cfg.model, reference);
-  const s = new MlRunner(cfg, setup, reference);
+  const s = new MlRunner(cfg, setup, reference, opts.lifecycle);
   const { scorer: _, ...pub } = setup;
   const strat: MlStrategy = {
     name: "ml",
@@ -122,6 +136,13 @@ export async function createMlStrategy(
     get retrainLog() {
       return s.retrainer?.log ?? [];
     },
+    get lifecycleEvents() {
+      return s.lifecycle?.events ?? [];
+    },
+    get modelVersion() {
+      return s.lifecycle ? s.lifecycle.version : setup.bundle;
+    },
+    lifecycleIdle: () => s.lifecycle?.idle() ?? Promise.resolve(),
     get scoredRows() {
       return s.scored;
     },
@@ -137,8 +158,19 @@ export async function createMlStrategy(
   return strat;
 }
 
+/** How the daemon runs the model lifecycle (backtest: defaults, inline and deterministic). */
+export interface LifecycleOptions {
+  /** Run retraining and shadow verdicts in the background (the daemon). */
+  background?: boolean;
+  train?: TrainFn;
+  onEvent?: (e: LifecycleEvent) => void;
+  onPsi?: (names: readonly string[], psi: Float64Array) => void;
+  onError?: (e: Error) => void;
+}
+
 class MlRunner {
   readonly retrainer: WalkForwardRetrainer | null;
+  readonly lifecycle: ModelLifecycle | null;
   scored = 0;
   private scorer: Scorer | null;
   private rule: DecisionRule;
@@ -160,6 +192,7 @@ class MlRunner {
     private readonly cfg: MlConfig,
     private readonly setup: ModelSetup,
     private readonly reference: ScorerOptions["reference"],
+    lifecycle: LifecycleOptions = {},
   ) {
     this.scorer = setup.scorer;
     this.rule = new DecisionRule(setup.kind, setup.classes, cfg);
@@ -176,6 +209,12 @@ class MlRunner {
     this.retrainer = cfg.retrain.enabled && setup.label
       ? new WalkForwardRetrainer(cfg.retrain, setup.label, setup.featureNames)
       : null;
+    this.lifecycle = this.retrainer
+      ? new ModelLifecycle(cfg.retrain, this.retrainer, this.lifecycleHooks(lifecycle), {
+        version: setup.scorer ? setup.bundle : null,
+        reference: setup.drift,
+      })
+      : null;
   }
 
   private state(symbol: string): SymState {
@@ -191,6 +230,7 @@ class MlRunner {
       buf: [],
       steps: 0,
       prevTs: NaN,
+      rowTs: NaN,
       cooldownUntil: -Infinity,
       wasOpen: false,
       closeHandled: false,
@@ -255,6 +295,7 @@ class MlRunner {
   private ingest(st: SymState, row: Float64Array, ts: number, price: number, spread: number) {
     const p = this.setup.projection, r = st.row;
     for (let j = 0; j < p.length; j++) r[j] = row[p[j]];
+    st.rowTs = ts;
     this.retrainer?.append(st.symbol, ts, price, spread, r);
   }
 
@@ -287,7 +328,7 @@ class MlRunner {
     const pos = view.position(st.symbol);
     this.syncPosition(st, pos, now);
     if (pos && now - pos.openedAt >= this.maxHoldMs) return this.exit(st, now, "max_hold");
-    const retrain = this.retrainer !== null && this.retrainer.due(now);
+    const retrain = this.lifecycle?.step(now) ?? null;
     const warm = st.steps > this.warmup;
     const score = warm &&
       (pos
@@ -309,12 +350,12 @@ class MlRunner {
     price: number,
     view: StrategyView,
     pos: PositionView | null,
-    retrain: boolean,
+    retrain: Promise<void> | null,
     score: boolean,
   ): Promise<Signal[] | void> {
     this.busy = true;
     try {
-      if (retrain) await this.runRetrain(view.time);
+      if (retrain) await retrain;
       const scorer = this.scorer;
       if (!score || !scorer) return;
       const out = await scorer.scoreOne(st.row);
@@ -351,6 +392,7 @@ class MlRunner {
     }
     view.record(sym, "action", v.side);
     if (v.side === 0) return;
+    this.lifecycle?.recordEntry(sym, st.rowTs, v.side);
     return [this.enterSignal(st, row, price, v, out)];
   }
 
@@ -388,20 +430,34 @@ class MlRunner {
     return sig;
   }
 
-  private async runRetrain(now: number): Promise<void> {
-    const model = await this.retrainer!.retrain(now);
-    if (!model) return;
-    const next = await Scorer.fromModel(model, {
-      compiled: this.cfg.scoring !== "onnxruntime",
-      reference: this.reference,
-    });
-    const old = this.scorer;
-    this.scorer = next;
-    this.modelVersion++;
-    // A retrained model uses the project's label classes (labels.ts order).
-    this.rule = new DecisionRule(this.setup.kind, classesOf(this.setup.kind), this.cfg);
-    this.outNames = this.rule.outputNames();
-    if (old) await this.retire(old);
+  /** The lifecycle's hooks into this runner (lifecycle.ts). */
+  private lifecycleHooks(o: LifecycleOptions): LifecycleHooks {
+    const retrainedRule = () =>
+      new DecisionRule(this.setup.kind, classesOf(this.setup.kind), this.cfg);
+    return {
+      makeScorer: (model) =>
+        Scorer.fromModel(model, {
+          compiled: this.cfg.scoring !== "onnxruntime",
+          reference: this.reference,
+        }),
+      promote: async (next) => {
+        const old = this.scorer;
+        this.scorer = next;
+        this.modelVersion++;
+        // A retrained model uses the project's label classes (labels.ts order).
+        this.rule = retrainedRule();
+        this.outNames = this.rule.outputNames();
+        if (old) await this.retire(old);
+      },
+      discard: (scorer) => this.retire(scorer),
+      live: () => ({ scorer: this.scorer, classes: this.rule.classes, rule: this.rule }),
+      candidateRule: retrainedRule(),
+      train: o.train,
+      background: o.background ?? false,
+      onEvent: o.onEvent,
+      onPsi: o.onPsi,
+      onError: o.onError,
+    };
   }
 
   /** Settles a scorer's audits (keeping the first failure) and frees it. */

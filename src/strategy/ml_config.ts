@@ -47,6 +47,33 @@ export const RetrainSchema = z.object({
   params: z.record(z.union([z.string(), z.number(), z.boolean()])).default({}),
   /** Label definition when the bundle has none (see MlLabelSchema). */
   label: MlLabelSchema.optional(),
+  /**
+   * Feature drift (model/drift.ts): every driftCheckMs, the PSI of each feature over the last
+   * driftWindowMs against the live model's training rows; any feature above psiThreshold raises
+   * a drift alarm and a retrain (at most one triggered retrain per minIntervalMs).
+   */
+  driftWindowMs: Duration.default("6h"),
+  driftCheckMs: Duration.default("15m"),
+  psiThreshold: z.number().positive().default(0.25),
+  psiBins: z.number().int().min(2).max(100).default(10),
+  /**
+   * Performance decay: the Sharpe ratio (mean / standard deviation, per decision, after costs)
+   * of the live model's last sharpeWindow matured entry decisions; below sharpeThreshold it
+   * raises a decay alarm and a retrain. null = off.
+   */
+  sharpeThreshold: z.number().nullable().default(0),
+  sharpeWindow: z.number().int().min(5).default(50),
+  /** Least time between two retrains triggered by drift or decay (the schedule is not held). */
+  minIntervalMs: Duration.default("15m"),
+  /**
+   * A retrained model shadows the live one this long before it may trade: it is promoted only
+   * if, on the rows of that window whose labels matured, its logloss (classifiers) is at most
+   * the live model's, or its information coefficient (regression) at least the live model's.
+   * 0 = promote at once (no shadow).
+   */
+  shadowForMs: Duration.default("1h"),
+  /** A shadow with fewer matured rows than this is rejected (too little evidence). */
+  minShadowRows: z.number().int().min(1).default(100),
 }).strict();
 export type RetrainConfig = z.infer<typeof RetrainSchema>;
 

@@ -19,6 +19,7 @@ import { Scorer, type ScorerOptions } from "../model/scorer.ts";
 import { parseDuration } from "../config/duration.ts";
 import type { MlConfig } from "./ml_config.ts";
 import type { LabelSpec } from "./retrain.ts";
+import { DriftReference } from "../model/drift.ts";
 
 export type ModelKind = "multiclass" | "binary" | "regression";
 
@@ -45,6 +46,8 @@ export interface ModelSetup {
   scorer: Scorer | null;
   /** Bundle name, or null. */
   bundle: string | null;
+  /** The bundle's PSI reference (its training rows' bins), or null when it has none. */
+  drift: DriftReference | null;
 }
 
 /** A configuration / bundle combination the strategy cannot run with. */
@@ -110,6 +113,7 @@ export async function resolveModel(
       micro: {},
       scorer: null,
       bundle: null,
+      drift: null,
     };
   }
   const meta = await readBundleMeta(path);
@@ -187,6 +191,11 @@ export async function resolveModel(
     micro,
     scorer,
     bundle: meta.name,
+    // A reference for other columns than the model's is unusable: drift starts after a retrain.
+    drift: meta.drift &&
+        meta.drift.features.map((f) => f.name).join() === meta.featureNames.join()
+      ? DriftReference.fromJSON(meta.drift)
+      : null,
   };
 }
 

@@ -63,7 +63,14 @@ export interface RetrainLogEntry {
   trainMs: number;
   /** Why the retrain was skipped; null when a model was trained. */
   skipped: string | null;
+  /** What made it due: the schedule, a drift alarm or a performance-decay alarm. */
+  trigger: RetrainTrigger;
 }
+
+export type RetrainTrigger = "schedule" | "drift" | "decay";
+
+/** Trains a model on the rows (inline by default; a worker thread live, see train_client.ts). */
+export type TrainFn = (data: TrainData, params: TrainParams) => Promise<GbdtModel>;
 
 /** Trainer defaults applied unless the same parameter (or an alias) is configured. */
 export const RETRAIN_DEFAULT_PARAMS = [
@@ -216,6 +223,11 @@ export class WalkForwardRetrainer {
     while (h.gaps.length && h.gaps[0].endTs < oldest) h.gaps.shift();
   }
 
+  /** Moves the schedule past `now` without training (the lifecycle held this retrain). */
+  skipDue(now: number): void {
+    this.nextDue = (Math.floor(now / this.cfg.everyMs) + 1) * this.cfg.everyMs;
+  }
+
   /** True when a retrain is due at decision time `now` (ms). */
   due(now: number): boolean {
     return now >= this.nextDue;
@@ -227,11 +239,31 @@ export class WalkForwardRetrainer {
    */
   buildRows(
     t: number,
-  ): { data: TrainData; firstRowTs: number; lastRowTs: number; lastEnd: number } {
+    window: { from: number; to: number } = { from: t - this.cfg.trainWindowMs, to: t },
+  ): {
+    data: TrainData;
+    firstRowTs: number;
+    lastRowTs: number;
+    lastEnd: number;
+    /** Per row: forward return (bps), class (labels.ts) and cost threshold (bps). */
+    fwdRetBps: Float64Array;
+    cls: Int8Array;
+    thresholdBps: Float64Array;
+  } {
     const L = this.label;
-    const lo = t - this.cfg.trainWindowMs;
+    const lo = window.from;
+    const hi = window.to;
     const cols = this.featureNames.length;
-    const picks: { h: SymbolHistory; sym: number; i: number; ts: number; y: number }[] = [];
+    const picks: {
+      h: SymbolHistory;
+      sym: number;
+      i: number;
+      ts: number;
+      y: number;
+      ret: number;
+      cls: number;
+      thr: number;
+    }[] = [];
     let sym = 0;
     for (const h of this.hist.values()) {
       const n = h.len;
@@ -251,7 +283,7 @@ export class WalkForwardRetrainer {
         gaps: h.gaps,
       });
       for (let i = 0; i < n; i++) {
-        if (ts[i] < lo || this.labelEnd(ts[i]) > t) continue;
+        if (ts[i] < lo || ts[i] > hi || this.labelEnd(ts[i]) > t) continue;
         const c = lab.cls[i];
         const y = L.objective === "regression"
           ? lab.fwdRetBps[i]
@@ -260,7 +292,18 @@ export class WalkForwardRetrainer {
           : c < 0
           ? NaN
           : c;
-        if (y === y) picks.push({ h, sym, i, ts: ts[i], y });
+        if (y === y) {
+          picks.push({
+            h,
+            sym,
+            i,
+            ts: ts[i],
+            y,
+            ret: lab.fwdRetBps[i],
+            cls: c,
+            thr: lab.thresholdBps[i],
+          });
+        }
       }
       sym++;
     }
@@ -268,9 +311,14 @@ export class WalkForwardRetrainer {
     const n = picks.length;
     const values = new Float64Array(n * cols);
     const labels = new Float64Array(n);
+    const fwdRetBps = new Float64Array(n), thresholdBps = new Float64Array(n);
+    const cls = new Int8Array(n);
     let lastEnd = NaN;
     for (let r = 0; r < n; r++) {
       const p = picks[r];
+      fwdRetBps[r] = p.ret;
+      thresholdBps[r] = p.thr;
+      cls[r] = p.cls;
       const o = p.h.slot(p.i) * cols;
       for (let j = 0; j < cols; j++) values[r * cols + j] = p.h.values[o + j];
       labels[r] = p.y;
@@ -282,7 +330,59 @@ export class WalkForwardRetrainer {
       firstRowTs: n ? picks[0].ts : NaN,
       lastRowTs: n ? picks[n - 1].ts : NaN,
       lastEnd,
+      fwdRetBps,
+      cls,
+      thresholdBps,
     };
+  }
+
+  /**
+   * Feature rows (float32, model order, row-major) of every symbol decided in (from, to], for the
+   * drift check; labels are not needed, so nothing is purged.
+   */
+  featureRows(from: number, to: number): { values: Float32Array; n: number } {
+    const cols = this.featureNames.length;
+    let n = 0;
+    for (const h of this.hist.values()) {
+      for (let i = 0; i < h.len; i++) {
+        const t = h.ts[h.slot(i)];
+        if (t > from && t <= to) n++;
+      }
+    }
+    const values = new Float32Array(n * cols);
+    let r = 0;
+    for (const h of this.hist.values()) {
+      for (let i = 0; i < h.len; i++) {
+        const k = h.slot(i);
+        const t = h.ts[k];
+        if (!(t > from && t <= to)) continue;
+        values.set(h.values.subarray(k * cols, (k + 1) * cols), r * cols);
+        r++;
+      }
+    }
+    return { values, n };
+  }
+
+  /** Decision time of the oldest row held (any symbol); +Infinity when empty. */
+  firstTs(): number {
+    let t = Infinity;
+    for (const h of this.hist.values()) if (h.len) t = Math.min(t, h.ts[h.start]);
+    return t;
+  }
+
+  /** Reference price of `symbol`'s row decided exactly at `ts` (USDT), NaN when not held. */
+  priceAt(symbol: string, ts: number): number {
+    const h = this.hist.get(symbol);
+    if (!h || h.len === 0) return NaN;
+    let lo = 0, hi = h.len - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const t = h.ts[h.slot(mid)];
+      if (t === ts) return h.price[h.slot(mid)];
+      if (t < ts) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return NaN;
   }
 
   /**
@@ -290,7 +390,11 @@ export class WalkForwardRetrainer {
    * moves the schedule to the next grid time after `now`.
    * @returns the new model, or null when skipped (too few rows, labels the trainer refuses)
    */
-  async retrain(now: number): Promise<GbdtModel | null> {
+  async retrain(
+    now: number,
+    trigger: RetrainTrigger = "schedule",
+    trainFn: TrainFn = async (d, p) => (await train(d, p)).model,
+  ): Promise<{ model: GbdtModel; data: TrainData } | null> {
     const scheduledTs = this.nextDue;
     this.nextDue = (Math.floor(now / this.cfg.everyMs) + 1) * this.cfg.everyMs;
     const t0 = performance.now();
@@ -305,13 +409,14 @@ export class WalkForwardRetrainer {
       trees: 0,
       trainMs: 0,
       skipped: null,
+      trigger,
     };
     let model: GbdtModel | null = null;
     if (b.data.numRows < this.cfg.minRows) {
       entry.skipped = `${b.data.numRows} labelled rows < minRows ${this.cfg.minRows}`;
     } else {
       try {
-        model = (await train(b.data, this.params)).model;
+        model = await trainFn(b.data, this.params);
         entry.trees = model.trees.length;
       } catch (e) {
         if (!(e instanceof TrainDataError)) throw e;
@@ -320,6 +425,6 @@ export class WalkForwardRetrainer {
     }
     entry.trainMs = performance.now() - t0;
     this.log.push(entry);
-    return model;
+    return model ? { model, data: b.data } : null;
   }
 }
