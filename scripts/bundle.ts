@@ -14,6 +14,7 @@ export const BUNDLE_ENTRIES: Record<string, string> = {
   "score_worker.js": "src/features/score_worker.ts",
   "record_worker.js": "src/live/record_worker.ts",
   "ort_worker.js": "src/model/ort_worker.ts",
+  "train_worker.js": "src/model/train/train_worker.ts",
 };
 
 /** onnxruntime-web's WASM binary and the emscripten glue module it imports at run time. */

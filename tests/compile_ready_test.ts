@@ -51,6 +51,7 @@ Deno.test({
           "score_worker.js",
           "record_worker.js",
           "ort_worker.js",
+          "train_worker.js",
         ]
       ) {
         assert.ok(names.includes(want), `bundle has ${want}: ${names.join(", ")}`);

@@ -44,6 +44,8 @@ import { openExchangeSession } from "./exchange_session.ts";
 import { reconcile, UnknownPositionError } from "../oms/reconcile.ts";
 import { StartupError } from "./exchange_session.ts";
 import { DaemonTelemetry } from "./telemetry.ts";
+import { trainInWorker } from "../model/train/train_client.ts";
+import type { LifecycleEvent, MlStrategy } from "../strategy/ml.ts";
 import { AlertConfigError } from "../ops/alerts/mod.ts";
 
 /** A failure the CLI reports in one line with its exit code (2 = input/config/start-up check). */
@@ -289,13 +291,36 @@ async function runChain(o: DaemonOptions, tel: DaemonTelemetry): Promise<DaemonS
     throw e;
   }
 
+  const lifeLog = log.child({ component: "model" });
   const strategy = await createTradingStrategy(
     run.strategy,
     config,
     o.modelPath,
     "raw",
     contracts.specs,
+    {
+      // Retraining trains on a worker thread and never holds up a decision (lifecycle.ts).
+      lifecycle: {
+        background: true,
+        train: trainInWorker,
+        onEvent: (e) => {
+          lifeLog.info(`model ${e.type}`, { ...e, features: undefined });
+          tel.lifecycle(e);
+          try {
+            journal.recordModelEvent(e as LifecycleEvent & { version?: string | null });
+          } catch (err) {
+            lifeLog.warn("model event not stored", { error: String(err) });
+          }
+        },
+        onPsi: (names, psi) => tel.psi(names, psi),
+        onError: (e) => {
+          lifeLog.error("model lifecycle failed; the live model stays", { error: e.message });
+          tel.error("model lifecycle", e.message);
+        },
+      },
+    },
   );
+  if ("modelVersion" in strategy) tel.modelVersion((strategy as MlStrategy).modelVersion);
   const bookChannel: "books15" | "books" = run.channels.includes("books15") ? "books15" : "books";
   if (run.strategy === "microswing") config.strategies.microswing.bookChannel = bookChannel;
   const engine = new TradingEngine(

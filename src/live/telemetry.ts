@@ -33,6 +33,7 @@ import type { LiveDriver } from "./driver.ts";
 import type { PrivateFeedState } from "./exchange_session.ts";
 import type { MarketFeed } from "./feed.ts";
 import { TradeTracker } from "./trade_tracker.ts";
+import type { LifecycleEvent, ShadowMetrics } from "../strategy/lifecycle.ts";
 
 export interface TelemetryOptions {
   config: Config;
@@ -202,6 +203,60 @@ export class DaemonTelemetry {
     this.metrics.gap(reason);
   }
 
+  /** The live model's version (`bitget_bot_model_info`). */
+  modelVersion(version: string | null): void {
+    this.metrics.setModelVersion(version);
+  }
+
+  /** A model lifecycle event: counted, and alerted (drift, promotion, rejection). */
+  lifecycle(e: LifecycleEvent): void {
+    const m = this.metrics;
+    const mode = this.o.mode;
+    switch (e.type) {
+      case "retrain":
+        m.retrain(e.version ? "trained" : "skipped");
+        break;
+      case "promoted":
+        m.retrain("promoted");
+        m.setModelVersion(e.version);
+        this.send({
+          type: "model_promoted",
+          ts: e.ts,
+          mode,
+          version: e.version,
+          previous: e.previous,
+          reason: e.reason,
+          metrics: shadowFigures(e.candidate, e.live),
+        });
+        break;
+      case "rejected":
+        m.retrain("rejected");
+        this.send({
+          type: "model_rejected",
+          ts: e.ts,
+          mode,
+          version: e.version,
+          reason: e.reason,
+          metrics: shadowFigures(e.candidate, e.live),
+        });
+        break;
+      case "drift_alarm":
+        this.send({
+          type: "drift_alarm",
+          ts: e.ts,
+          mode,
+          features: e.features.slice(0, 10).map((f) => ({ name: f.name, psi: round4(f.psi) })),
+          threshold: e.threshold,
+        });
+        break;
+    }
+  }
+
+  /** PSI per feature of the latest drift check (`bitget_bot_feature_drift_psi`). */
+  psi(names: readonly string[], values: ArrayLike<number>): void {
+    for (let j = 0; j < names.length; j++) this.metrics.setFeatureDrift(names[j], values[j]);
+  }
+
   /** An error worth a human's attention (also logged by the caller). */
   error(where: string, message: string): void {
     this.send({ type: "error", ts: Date.now(), mode: this.o.mode, where, message });
@@ -337,4 +392,18 @@ export class DaemonTelemetry {
     this.server = null;
     return await this.alerts.close(timeoutMs);
   }
+}
+
+function round4(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
+}
+
+/** Shadow metrics of both models as alert fields (finite numbers only). */
+function shadowFigures(c: ShadowMetrics | null, l: ShadowMetrics | null): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [who, m] of [["candidate", c], ["live", l]] as const) {
+    if (!m) continue;
+    for (const [k, v] of Object.entries(m)) if (Number.isFinite(v)) out[`${who}_${k}`] = v;
+  }
+  return out;
 }

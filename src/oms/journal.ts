@@ -435,6 +435,25 @@ export class OrderJournal {
     return out;
   }
 
+  /**
+   * Stores one model lifecycle event (strategy/lifecycle.ts): `ts` engine time (ms), `type`,
+   * `version` of the model it concerns, the event as JSON.
+   */
+  recordModelEvent(e: { ts: number; type: string; version?: string | null }): void {
+    this.db.prepare(
+      `INSERT INTO model_events (mode, run_id, ts, recv_ts, type, version, detail)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      this.mode,
+      this.runId,
+      Math.round(e.ts),
+      Date.now(),
+      e.type,
+      e.version ?? null,
+      JSON.stringify(e),
+    );
+  }
+
   recordEquity(e: EquityRow): void {
     this.db.prepare(
       `INSERT INTO equity (mode, run_id, ts, engine_ts, equity, balance, available,

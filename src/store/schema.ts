@@ -441,11 +441,31 @@ CREATE TABLE equity (
 CREATE INDEX equity_mode_ts ON equity (mode, ts);
 `;
 
+/**
+ * v4: the ml model's lifecycle as the daemon lived it (strategy/lifecycle.ts): drift and decay
+ * alarms, retrains, shadows, promotions and rejections. `ts` = engine (exchange) time of the
+ * event, `recv_ts` = wall clock when stored; `detail` = the whole event as JSON.
+ */
+const V4 = `
+CREATE TABLE model_events (
+  id       INTEGER PRIMARY KEY,
+  mode     TEXT    NOT NULL CHECK (mode IN ('paper', 'demo', 'live')),
+  run_id   INTEGER NOT NULL,
+  ts       INTEGER NOT NULL,
+  recv_ts  INTEGER NOT NULL,
+  type     TEXT    NOT NULL,
+  version  TEXT,
+  detail   TEXT    NOT NULL
+) STRICT;
+CREATE INDEX model_events_run ON model_events (run_id, id);
+`;
+
 /** All migrations in order; `MIGRATIONS[i].version === i + 1`. Append, never edit. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "raw tables, aggregates, gaps, runs, ingest counts", sql: V1 },
   { version: 2, description: "unique keys for re-sent frames; funding_times", sql: V2 },
   { version: 3, description: "trading: orders, fills, positions_snapshots, equity", sql: V3 },
+  { version: 4, description: "model_events: the ml model's lifecycle", sql: V4 },
 ];
 
 /** Schema version this program writes (= the last migration). */

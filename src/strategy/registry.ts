@@ -5,6 +5,7 @@
 import type { Config } from "../config/config.ts";
 import type { SymbolFilter } from "../engine/engine.ts";
 import { createMicroswingStrategy } from "./microswing.ts";
+import type { LifecycleOptions } from "./ml.ts";
 import { createMlStrategy } from "./ml.ts";
 import { createRegimeStrategy } from "./regime.ts";
 import { Scanner } from "./scanner.ts";
@@ -32,7 +33,7 @@ export async function createTradingStrategy(
   modelPath: string | undefined,
   mode: "raw" | "candles",
   contracts: readonly ContractSpec[] = [],
-  opts: { reference?: "inline" | "worker" } = {},
+  opts: { reference?: "inline" | "worker"; lifecycle?: LifecycleOptions } = {},
 ): Promise<TradingStrategy> {
   switch (name) {
     case "regime":
