@@ -1,5 +1,5 @@
 /**
- * `deno task bench [--quick] [--only ingest,store,features,scoring,decision,trainer,backtest,run]`: every capability's
+ * `deno task bench [--quick] [--only ingest,store,features,scoring,decision,trainer,backtest,retrain,run]`: every capability's
  * figure next to a baseline measured in the same run (never a timed assertion). The machine is
  * shared, so compare the ratios, not absolute times across runs.
  */
@@ -13,6 +13,12 @@ import { compareIngestRates } from "../src/store/bench_support.ts";
 import { formatBacktestBench, runBacktestBench } from "./backtest_bench.ts";
 import { formatIngestProfile, runIngestProfile } from "./ingest_profile.ts";
 import { formatRunBench, runRunBench } from "./run_bench.ts";
+import {
+  formatRetrainBench,
+  RETRAIN_BENCH_FULL,
+  RETRAIN_BENCH_QUICK,
+  runRetrainBench,
+} from "./retrain_bench.ts";
 import { loadReplayFrames } from "../src/ingest/replay_frames.ts";
 
 const { values } = parseArgs({
@@ -96,6 +102,12 @@ if (want("backtest")) {
   const r = await runBacktestBench(quick);
   results.backtest = r;
   say(formatBacktestBench(r) + "\n");
+}
+
+if (want("retrain")) {
+  const r = await runRetrainBench(quick ? RETRAIN_BENCH_QUICK : RETRAIN_BENCH_FULL);
+  results.retrain = r;
+  say(formatRetrainBench(r) + "\n");
 }
 
 if (want("run")) {

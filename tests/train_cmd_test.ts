@@ -1,18 +1,21 @@
 /**
  * `bitget-bot train` end to end on real Binance 1m candles + settled funding (../shared/data),
  * imported into a temporary SQLite database: bundle written, metrics finite, walk-forward windows
- * ordered with a purge gap > horizon, ONNX scores equal to the trainer's own predictions, and the
- * user errors (exit 2).
+ * ordered with a purge gap > horizon, ONNX scores equal to the trainer's own predictions, the drift
+ * section built from the (float32) training rows, and the user errors (exit 2).
  */
 import assert from "node:assert/strict";
 import { parseTrainArgs, runTrain, trainCommand } from "../src/cli/train.ts";
 import { readBundle } from "../src/model/bundle.ts";
 import { readTrainingSection } from "../src/model/dataset.ts";
+import { DriftReference } from "../src/model/drift.ts";
 import { Scorer } from "../src/model/scorer.ts";
 import { spearman } from "../src/model/train_metrics.ts";
 import { walkForwardSplit } from "../src/model/walk_forward.ts";
 import { importCsv } from "../src/store/import_csv.ts";
 import { Store } from "../src/store/store.ts";
+import { MlConfigSchema } from "../src/strategy/ml_config.ts";
+import { resolveModel } from "../src/strategy/ml_model.ts";
 
 const DATA = new URL("../../shared/data/", import.meta.url).pathname;
 const BTC_1M = `${DATA}binance_usdm_BTCUSDT_1m_20250504-20250603.csv`;
@@ -112,6 +115,32 @@ Deno.test("train: candle 1m multiclass on real BTC+ETH bars writes a consistent 
   assert.equal(t.engine.intervalMs, 60_000);
   assert.equal(t.windows.valid.startMs, s.validStartMs);
   assert.equal(t.windows.gapMs, s.gapMs);
+
+  // Drift section: the PSI reference of the training rows (not validation), float32 as trained.
+  const drift = meta.drift;
+  assert.ok(drift, "bundle has a drift section");
+  assert.equal(drift.rows, s.train.length);
+  assert.deepEqual(drift.features.map((f) => f.name), meta.featureNames);
+  for (const f of drift.features) {
+    assert.equal(f.expected.length, f.edges.length + 2, f.name);
+    const sum = f.expected.reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(sum - 1) < 1e-9, `${f.name}: expected shares sum to ${sum}`);
+  }
+  const cols = r.dataset.cols;
+  const trainRows = new Float32Array(s.train.length * cols);
+  s.train.forEach((row, i) =>
+    trainRows.set(r.dataset.values.subarray(row * cols, (row + 1) * cols), i * cols)
+  );
+  const selfPsi = DriftReference.fromJSON(drift).psiOf(trainRows, s.train.length);
+  assert.equal(selfPsi.length, meta.featureNames.length);
+  selfPsi.forEach((p, j) => assert.ok(p < 1e-9, `${meta.featureNames[j]}: PSI vs itself ${p}`));
+  const setup = await resolveModel(MlConfigSchema.parse({}), `${dir}/m`);
+  try {
+    assert.ok(setup.drift, "resolveModel yields the bundle's drift reference");
+    assert.equal(setup.drift.rows, s.train.length);
+  } finally {
+    await setup.scorer?.release();
+  }
 
   // ONNX scores of the written bundle = the trainer's predictions on the validation rows.
   const scorer = await Scorer.load(`${dir}/m`, meta.featureNames);

@@ -5,6 +5,7 @@
  *   inspect <bundle|model.txt> [--json]
  *   predict <bundle|model.txt> --csv <file> [--raw] [--label-first] [--header] [--out <file>]
  *   fit …   (the trainer; dispatched to src/cli/model_fit.ts)
+ *   list | register | promote | rollback   (the registry; src/cli/model_registry.ts)
  *
  * A bundle is given as `models/<name>`, `models/<name>.json` or `models/<name>.onnx`; anything else
  * is read as a LightGBM text model. `predict` always scores through onnxruntime (a text model is
@@ -26,6 +27,7 @@ import { featureImportance, ModelFormatError, parseLightGbmModel } from "../mode
 import { OrtInitError } from "../model/ort.ts";
 import { checkFeatureNames, FeatureMismatchError, Scorer } from "../model/scorer.ts";
 import type { GbdtModel, Tree } from "../model/tree.ts";
+import { REGISTRY_USAGE, registryCommand } from "./model_registry.ts";
 
 const USAGE = `usage: bitget-bot model <subcommand> [options]
 
@@ -39,7 +41,8 @@ const USAGE = `usage: bitget-bot model <subcommand> [options]
         score a numeric CSV through onnxruntime, one output line per row
         --label-first: the first column is a label (ignored); --header: first line is a header
         (auto-detected otherwise); --raw: raw scores instead of probabilities
-  fit ...  train a model (see bitget-bot model fit --help)`;
+  fit ...  train a model (see bitget-bot model fit --help)
+${REGISTRY_USAGE}`;
 
 /** True when `path` names a bundle rather than a LightGBM text model. */
 async function isBundle(path: string): Promise<boolean> {
@@ -297,9 +300,14 @@ export async function modelCommand(argv: string[]): Promise<number> {
     // The trainer owns `model fit`; it lives in its own module, loaded only when asked for.
     return await (await import("./model_fit.ts")).fitCommand(rest);
   }
+  const reg = await registryCommand(sub, rest);
+  if (reg !== null) return reg;
   const run = { import: importCmd, inspect: inspectCmd, predict: predictCmd }[sub];
   if (!run) {
-    return usageError(`${sub}: unknown subcommand (expected import, inspect, predict or fit)`);
+    return usageError(
+      `${sub}: unknown subcommand (expected import, inspect, predict, fit, list, register, ` +
+        `promote or rollback)`,
+    );
   }
   try {
     return await run(rest);

@@ -7,7 +7,9 @@
  *
  * Prints the validation metrics per iteration as LightGBM does (`[1]\tvalid_1's multi_logloss:
  * 1.08758`), then writes `<dir>/model.txt` (LightGBM text model) and the ONNX bundle
- * `<dir>/model.onnx` + `<dir>/model.json` (+ `model.raw.onnx` for classifiers).
+ * `<dir>/model.onnx` + `<dir>/model.json` (+ `model.raw.onnx` for classifiers). The bundle's `drift`
+ * section is the PSI reference (model/drift.ts) of the training CSV's rows (not --valid's),
+ * rounded to float32 as the ONNX scorer feeds them.
  * Exit codes: 0 trained, 2 usage / parameter / input-data error, 1 failure while writing.
  */
 import { parseArgs } from "node:util";
@@ -17,6 +19,11 @@ import { formatG, writeLightGbmModel } from "../model/lightgbm_text.ts";
 import { train, type TrainData } from "../model/train/gbdt.ts";
 import { TrainDataError } from "../model/train/objectives.ts";
 import { ParamError, parseParams } from "../model/train/params.ts";
+import { referenceOf } from "../strategy/lifecycle.ts";
+import { RetrainSchema } from "../strategy/ml_config.ts";
+
+/** PSI bins of the bundle's drift section: the lifecycle's default (ml.retrain.psiBins). */
+const DRIFT_BINS = RetrainSchema.shape.psiBins.parse(undefined);
 
 const USAGE =
   `usage: bitget-bot model fit <train.csv> [--valid <valid.csv>] --out <dir> [key=value ...]
@@ -98,10 +105,11 @@ export async function fitCommand(argv: string[]): Promise<number> {
   }
   const out = values.out.replace(/[\\/]+$/, "") || ".";
   let result;
+  let data: TrainData;
   const t0 = performance.now();
   try {
     const params = parseParams(kv);
-    const data = await readCsv(files[0], "training data");
+    data = await readCsv(files[0], "training data");
     const valid = values.valid ? await readCsv(values.valid, "validation data") : undefined;
     if (valid && valid.numFeatures !== data.numFeatures) {
       throw new FitUsageError(
@@ -145,9 +153,14 @@ export async function fitCommand(argv: string[]): Promise<number> {
       `${out}/model.txt`,
       writeLightGbmModel(model, { pandasCategorical: false }),
     );
+    const drift = referenceOf(
+      { ...data, values: Float32Array.from(data.values), featureNames: [...model.featureNames] },
+      DRIFT_BINS,
+    );
     const b = await writeBundle(`${out}/model`, model, {
       source: `bitget-bot model fit ${files[0]}`,
       validationMetrics,
+      drift: drift.toJSON(),
     });
     console.log(
       `trained ${history.numIterations} iterations (${model.trees.length} trees) in ${

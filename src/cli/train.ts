@@ -4,7 +4,9 @@
  * look-ahead (features/labels.ts), splits it walk-forward with a purge gap ≥ the horizon
  * (model/walk_forward.ts), trains a GBDT with LightGBM semantics and early stopping on the
  * validation window, prints per-iteration and out-of-sample metrics (model/train_metrics.ts) and
- * writes a model bundle with a `training` section (dataset.ts TrainingSectionSchema).
+ * writes a model bundle with a `training` section (dataset.ts TrainingSectionSchema) and a `drift`
+ * section: the PSI reference (model/drift.ts) of the training rows — not the validation rows — that
+ * the lifecycle compares live features with (strategy/lifecycle.ts).
  *
  * Features are rounded to float32 before training: the ONNX scorer feeds float32, so the trained
  * splits, the printed metrics and live scores all see the same inputs.
@@ -35,6 +37,11 @@ import { SplitError, type WalkForwardSplit, walkForwardSplit } from "../model/wa
 import { type GbdtModel, predictRaw, transform } from "../model/tree.ts";
 import { Progress } from "../ops/progress.ts";
 import { Store, StoreError } from "../store/store.ts";
+import { referenceOf } from "../strategy/lifecycle.ts";
+import { RetrainSchema } from "../strategy/ml_config.ts";
+
+/** PSI bins of the bundle's drift section: the lifecycle's default (ml.retrain.psiBins). */
+export const DRIFT_BINS: number = RetrainSchema.shape.psiBins.parse(undefined);
 
 /** Defaults applied unless the same parameter (or an alias) is given. */
 const DEFAULT_PARAMS = [
@@ -289,6 +296,8 @@ export async function runTrain(o: TrainRunOptions): Promise<TrainRunResult> {
       o.symbols.join(",")
     } horizon ${o.horizon}`,
     createdAt: o.createdAt,
+    // The rows the model was fitted on, as it saw them (float32-rounded by subset()).
+    drift: referenceOf(tr, DRIFT_BINS).toJSON(),
   });
   // The training section rides along in the JSON; the ONNX hashes are unaffected.
   const meta = JSON.parse(await Deno.readTextFile(b.json));

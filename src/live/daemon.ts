@@ -45,6 +45,7 @@ import { reconcile, UnknownPositionError } from "../oms/reconcile.ts";
 import { StartupError } from "./exchange_session.ts";
 import { DaemonTelemetry } from "./telemetry.ts";
 import { trainInWorker } from "../model/train/train_client.ts";
+import { ModelWatch } from "./model_watch.ts";
 import type { LifecycleEvent, MlStrategy } from "../strategy/ml.ts";
 import { AlertConfigError } from "../ops/alerts/mod.ts";
 
@@ -303,6 +304,8 @@ async function runChain(o: DaemonOptions, tel: DaemonTelemetry): Promise<DaemonS
       lifecycle: {
         background: true,
         train: trainInWorker,
+        // A model from the registry: retrains are stored there, verdicts written back.
+        writeRegistry: true,
         onEvent: (e) => {
           lifeLog.info(`model ${e.type}`, { ...e, features: undefined });
           tel.lifecycle(e);
@@ -321,6 +324,19 @@ async function runChain(o: DaemonOptions, tel: DaemonTelemetry): Promise<DaemonS
     },
   );
   if ("modelVersion" in strategy) tel.modelVersion((strategy as MlStrategy).modelVersion);
+  const ml = run.strategy === "ml" ? strategy as MlStrategy : null;
+  const watch = ml?.setup.registry
+    ? new ModelWatch(ml.setup.registry.dir, ml.setup.registry.version, ml, {
+      onAdopted: (version, previous) => {
+        lifeLog.info("model swapped from the registry", { version, previous });
+        tel.modelVersion(version);
+      },
+      onError: (message) => {
+        lifeLog.error(message);
+        tel.error("model registry", message);
+      },
+    })
+    : null;
   const bookChannel: "books15" | "books" = run.channels.includes("books15") ? "books15" : "books";
   if (run.strategy === "microswing") config.strategies.microswing.bookChannel = bookChannel;
   const engine = new TradingEngine(
@@ -476,6 +492,7 @@ async function runChain(o: DaemonOptions, tel: DaemonTelemetry): Promise<DaemonS
   clearInterval(killTimer);
   clearInterval(reconcileTimer);
   if (o.handleSignals) Deno.removeSignalListener("SIGUSR1", onUsr1);
+  await watch?.stop();
   const deadline = t0 + run.shutdownTimeout;
   const left = () => Math.max(100, deadline - performance.now());
   const gaps = await Promise.race([feed.stop(), sleep(1500).then(() => [])]);
@@ -499,6 +516,8 @@ async function runChain(o: DaemonOptions, tel: DaemonTelemetry): Promise<DaemonS
   } catch (e) {
     log.warn("final snapshot failed", { error: String(e) });
   }
+  // Registry writes of verdicts already made (a retrain still training is abandoned).
+  if (ml) await Promise.race([ml.lifecycleIdle(), sleep(Math.min(2000, left()))]);
   driver.close();
   await session?.close();
   await venue.close();

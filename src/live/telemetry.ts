@@ -10,6 +10,7 @@
  * `metrics.staleAfter`, and (demo, live) the private WebSocket is logged in; otherwise 503 with
  * one line per reason.
  */
+import { REGISTRY_REASON } from "../strategy/registry_sync.ts";
 import type { Config } from "../config/config.ts";
 import type { TradingEngine } from "../engine/engine.ts";
 import {
@@ -217,7 +218,8 @@ export class DaemonTelemetry {
         m.retrain(e.version ? "trained" : "skipped");
         break;
       case "promoted":
-        m.retrain("promoted");
+        // A registry promotion by hand is not a retrain's outcome.
+        if (!e.reason.startsWith(REGISTRY_REASON)) m.retrain("promoted");
         m.setModelVersion(e.version);
         this.send({
           type: "model_promoted",

@@ -90,6 +90,11 @@ export interface BundleInfo {
   precision?: OnnxPrecision;
   /** Creation time (default now); injectable for reproducible output. */
   createdAt?: Date;
+  /** PSI reference of the training rows (DriftReference.toJSON(), model/drift.ts). */
+  drift?: {
+    rows: number;
+    features: readonly { name: string; edges: readonly number[]; expected: readonly number[] }[];
+  };
 }
 
 /** Paths of a bundle given `models/<name>`, `models/<name>.json` or `models/<name>.onnx`. */
@@ -165,6 +170,16 @@ export async function writeBundle(
     createdAt: (info.createdAt ?? new Date()).toISOString(),
     toolVersion: VERSION,
   };
+  if (info.drift) {
+    meta.drift = {
+      rows: info.drift.rows,
+      features: info.drift.features.map((f) => ({
+        name: f.name,
+        edges: [...f.edges],
+        expected: [...f.expected],
+      })),
+    };
+  }
   const check = BundleMetaSchema.safeParse(meta);
   if (!check.success) {
     const issues = check.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);

@@ -9,7 +9,8 @@
  *    (now − driftWindowMs, now] against the live model's training rows (the bundle's `drift`
  *    section, or a promoted retrain's rows; a bundle without one is compared with the stream's
  *    first full `trainWindowMs` until a retrained model is promoted); any feature above
- *    `psiThreshold` is a drift alarm;
+ *    `psiThreshold` (other than those in `driftExclude`) is a drift alarm; no check runs before
+ *    the stream covers a whole `driftWindowMs`;
  *  - decay: the per-decision Sharpe ratio (mean / sample standard deviation of the after-cost
  *    returns, bps, of the live model's last `sharpeWindow` matured entries) below
  *    `sharpeThreshold` is a decay alarm.
@@ -111,6 +112,14 @@ export interface LifecycleHooks {
   onPsi?: (names: readonly string[], psi: Float64Array) => void;
   /** Errors of background work (logged by the caller; the live model stays). */
   onError?: (e: Error) => void;
+  /**
+   * Names (and stores) a freshly retrained model: the daemon registers it in the model registry
+   * and gets its registry version back. Default: `r<N>`, the N-th retrain of this run.
+   */
+  register?: (
+    model: GbdtModel,
+    ctx: { trigger: RetrainTrigger; ts: number; parent: string | null; data: TrainData },
+  ) => Promise<string>;
 }
 
 interface Candidate {
@@ -269,14 +278,18 @@ export class ModelLifecycle {
       this.referenceSource = "stream";
       return null;
     }
+    // A window the stream does not cover yet (start, restart) would compare a few warm-up rows.
+    if (now - this.rt.firstTs() < this.cfg.driftWindowMs) return null;
     const ref = this.reference;
     const w = this.rt.featureRows(now - this.cfg.driftWindowMs, now);
     if (w.n === 0) return null;
     const p = ref.psiOf(w.values, w.n);
     this.hooks.onPsi?.(this.rt.featureNames, p);
     const over = [];
+    const skip = this.cfg.driftExclude;
     for (let j = 0; j < p.length; j++) {
-      if (p[j] > this.cfg.psiThreshold) over.push({ name: this.rt.featureNames[j], psi: p[j] });
+      const name = this.rt.featureNames[j];
+      if (p[j] > this.cfg.psiThreshold && !skip.includes(name)) over.push({ name, psi: p[j] });
     }
     if (over.length === 0) return null;
     over.sort((a, b) => b.psi - a.psi);
@@ -320,7 +333,18 @@ export class ModelLifecycle {
     this.lastRetrain = now;
     const r = await this.rt.retrain(now, trigger, this.hooks.train);
     const entry = this.rt.log[this.rt.log.length - 1];
-    const version = r ? `r${++this.retrains}` : null;
+    let version: string | null = null;
+    if (r) {
+      ++this.retrains;
+      version = this.hooks.register
+        ? await this.hooks.register(r.model, {
+          trigger,
+          ts: now,
+          parent: this.liveVersion,
+          data: r.data,
+        })
+        : `r${this.retrains}`;
+    }
     this.emit({
       type: "retrain",
       ts: now,
@@ -366,6 +390,30 @@ export class ModelLifecycle {
     this.returns = [];
     this.pending.length = 0;
     this.emit({ type: "promoted", ts: now, version: c.version, previous, ...why });
+  }
+
+  /**
+   * A model put live from outside the lifecycle (a registry promotion by hand): it becomes the
+   * live version with its own drift reference (null: the stream's next full window stands in),
+   * and the decay statistics start over. A candidate in shadow stays; its verdict compares it
+   * with this model.
+   */
+  adopt(version: string, reference: DriftReference | null, now: number, reason: string): void {
+    const previous = this.liveVersion;
+    this.liveVersion = version;
+    this.reference = reference;
+    this.referenceSource = reference ? "bundle" : null;
+    this.returns = [];
+    this.pending.length = 0;
+    this.emit({
+      type: "promoted",
+      ts: now,
+      version,
+      previous,
+      reason,
+      candidate: null,
+      live: null,
+    });
   }
 
   /** The shadow verdict once the window's labels matured (module doc). */

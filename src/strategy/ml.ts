@@ -48,15 +48,20 @@ import type {
 } from "./types.ts";
 import { type MlConfig, MlConfigSchema, parseMlConfig } from "./ml_config.ts";
 import {
+  bundleDrift,
   classesOf,
   DecisionRule,
   defaultWarmup,
+  MlSetupError,
   type ModelSetup,
   resolveModel,
+  swapProblem,
   type Verdict,
 } from "./ml_model.ts";
 import { type RetrainLogEntry, type TrainFn, WalkForwardRetrainer } from "./retrain.ts";
 import { type LifecycleEvent, type LifecycleHooks, ModelLifecycle } from "./lifecycle.ts";
+import { readBundleMeta } from "../model/bundle.ts";
+import { REGISTRY_REASON, RegistrySync } from "./registry_sync.ts";
 
 export { type MlConfig, MlConfigSchema, parseMlConfig };
 export { MlSetupError } from "./ml_model.ts";
@@ -75,6 +80,12 @@ export interface MlStrategy extends TradingStrategy {
   readonly modelVersion: string | null;
   /** Resolves when background lifecycle work (training, a shadow verdict) is done. */
   lifecycleIdle(): Promise<void>;
+  /**
+   * Puts `version` of the model registry live in place of the running model (a promotion by
+   * hand, seen by live/model_watch.ts); a no-op when it is live already.
+   * @throws MlSetupError when the bundle has other features or another objective.
+   */
+  adoptModel(version: string, bundlePath: string): Promise<void>;
   /** Decisions scored so far. */
   readonly scoredRows: number;
   /**
@@ -140,9 +151,13 @@ export async function createMlStrategy(
       return s.lifecycle?.events ?? [];
     },
     get modelVersion() {
-      return s.lifecycle ? s.lifecycle.version : setup.bundle;
+      return s.lifecycle ? s.lifecycle.version : s.liveVersion;
     },
-    lifecycleIdle: () => s.lifecycle?.idle() ?? Promise.resolve(),
+    lifecycleIdle: async () => {
+      await s.lifecycle?.idle();
+      await s.sync?.flush();
+    },
+    adoptModel: (version, bundlePath) => s.adopt(version, bundlePath),
     get scoredRows() {
       return s.scored;
     },
@@ -166,11 +181,22 @@ export interface LifecycleOptions {
   onEvent?: (e: LifecycleEvent) => void;
   onPsi?: (names: readonly string[], psi: Float64Array) => void;
   onError?: (e: Error) => void;
+  /**
+   * When the model came from a registry: store each retrained model there and write the shadow
+   * verdicts back (strategy/registry_sync.ts). The daemon sets it; a backtest never does.
+   */
+  writeRegistry?: boolean;
 }
 
 class MlRunner {
   readonly retrainer: WalkForwardRetrainer | null;
   readonly lifecycle: ModelLifecycle | null;
+  readonly sync: RegistrySync | null;
+  /** Version of the model trading now: registry version, bundle name, or a retrain's. */
+  liveVersion: string | null;
+  /** Bundle path of the live model when it came from the registry (a retrain's parent). */
+  private liveBundle: string | null = null;
+  private lastTime = NaN;
   scored = 0;
   private scorer: Scorer | null;
   private rule: DecisionRule;
@@ -209,9 +235,15 @@ class MlRunner {
     this.retrainer = cfg.retrain.enabled && setup.label
       ? new WalkForwardRetrainer(cfg.retrain, setup.label, setup.featureNames)
       : null;
+    this.liveVersion = setup.scorer ? setup.registry?.version ?? setup.bundle : null;
+    this.liveBundle = setup.registry ? setup.bundlePath : null;
+    const onError = lifecycle.onError ?? ((e: Error) => console.error(e.message));
+    this.sync = lifecycle.writeRegistry && setup.registry
+      ? RegistrySync.at(setup.registry.dir, cfg.retrain, onError)
+      : null;
     this.lifecycle = this.retrainer
       ? new ModelLifecycle(cfg.retrain, this.retrainer, this.lifecycleHooks(lifecycle), {
-        version: setup.scorer ? setup.bundle : null,
+        version: this.liveVersion,
         reference: setup.drift,
       })
       : null;
@@ -325,6 +357,7 @@ class MlRunner {
 
   private decide(st: SymState, row: Float64Array, price: number, view: StrategyView): SignalResult {
     const now = view.time;
+    this.lastTime = now;
     const pos = view.position(st.symbol);
     this.syncPosition(st, pos, now);
     if (pos && now - pos.openedAt >= this.maxHoldMs) return this.exit(st, now, "max_hold");
@@ -440,10 +473,12 @@ class MlRunner {
           compiled: this.cfg.scoring !== "onnxruntime",
           reference: this.reference,
         }),
-      promote: async (next) => {
+      promote: async (next, version) => {
         const old = this.scorer;
         this.scorer = next;
         this.modelVersion++;
+        this.liveVersion = version;
+        if (this.sync) this.liveBundle = await this.sync.bundlePath(version).catch(() => null);
         // A retrained model uses the project's label classes (labels.ts order).
         this.rule = retrainedRule();
         this.outNames = this.rule.outputNames();
@@ -454,10 +489,44 @@ class MlRunner {
       candidateRule: retrainedRule(),
       train: o.train,
       background: o.background ?? false,
-      onEvent: o.onEvent,
+      register: this.sync
+        ? (model, ctx) => this.sync!.registerRetrain(model, ctx, this.liveBundle)
+        : undefined,
+      onEvent: (e) => {
+        this.sync?.onEvent(e);
+        o.onEvent?.(e);
+      },
       onPsi: o.onPsi,
       onError: o.onError,
     };
+  }
+
+  /** See MlStrategy.adoptModel. */
+  async adopt(version: string, bundlePath: string): Promise<void> {
+    if (version === this.liveVersion) return;
+    const meta = await readBundleMeta(bundlePath);
+    const why = swapProblem(this.setup, meta);
+    if (why) throw new MlSetupError(`model ${version} cannot replace ${this.liveVersion}: ${why}`);
+    const next = await Scorer.load(bundlePath, meta.featureNames, {
+      compiled: this.cfg.scoring !== "onnxruntime",
+      reference: this.reference,
+    });
+    const old = this.scorer;
+    const previous = this.liveVersion;
+    this.scorer = next;
+    this.modelVersion++;
+    this.liveVersion = version;
+    this.liveBundle = bundlePath;
+    this.rule = new DecisionRule(
+      meta.objective.name,
+      meta.classes ?? classesOf(meta.objective.name),
+      this.cfg,
+    );
+    this.outNames = this.rule.outputNames();
+    const now = this.lastTime === this.lastTime ? this.lastTime : Date.now();
+    const reason = `${REGISTRY_REASON} promoted in the registry (was ${previous ?? "none"})`;
+    this.lifecycle?.adopt(version, bundleDrift(meta), now, reason);
+    if (old) await this.retire(old);
   }
 
   /** Settles a scorer's audits (keeping the first failure) and frees it. */

@@ -57,6 +57,12 @@ export const RetrainSchema = z.object({
   psiThreshold: z.number().positive().default(0.25),
   psiBins: z.number().int().min(2).max(100).default(10),
   /**
+   * Features whose PSI raises no alarm (still measured and exported). Default: the countdown to
+   * the next funding, a clock that covers its whole 8 h cycle only in windows of 8 h, so any
+   * shorter window of it looks drifted.
+   */
+  driftExclude: z.array(z.string().min(1)).default(["funding_time_min"]),
+  /**
    * Performance decay: the Sharpe ratio (mean / standard deviation, per decision, after costs)
    * of the live model's last sharpeWindow matured entry decisions; below sharpeThreshold it
    * raises a decay alarm and a retrain. null = off.

@@ -4,6 +4,9 @@
  * position in the engine's output (registry.ts `projection`), the output kind and class meaning,
  * the label definition retraining must reproduce, and the ORT scorer.
  *
+ * The model path may name a bundle or a model registry folder (model/model_registry.ts): a
+ * registry resolves to its live version's bundle, and `registry` records where it came from.
+ *
  * Sources, first found wins: the bundle's `training` section (written by `bitget-bot train`,
  * model/dataset.ts TrainingSectionSchema); else the bundle's feature names (all candle → candle on
  * 1m bars, all micro → micro) with `retrain.label` for the label; with no bundle, `retrain.label`.
@@ -13,13 +16,14 @@
 import type { MicroOptions } from "../features/micro.ts";
 import { featureDef, featureSet, type FeatureSetName, projection } from "../features/registry.ts";
 import { LABEL_CLASSES } from "../features/labels.ts";
-import { readBundleMeta } from "../model/bundle.ts";
+import { type BundleMeta, readBundleMeta } from "../model/bundle.ts";
 import { DatasetError, readTrainingSection, type TrainingSection } from "../model/dataset.ts";
 import { Scorer, type ScorerOptions } from "../model/scorer.ts";
 import { parseDuration } from "../config/duration.ts";
 import type { MlConfig } from "./ml_config.ts";
 import type { LabelSpec } from "./retrain.ts";
 import { DriftReference } from "../model/drift.ts";
+import { ModelRegistry } from "../model/model_registry.ts";
 
 export type ModelKind = "multiclass" | "binary" | "regression";
 
@@ -46,8 +50,12 @@ export interface ModelSetup {
   scorer: Scorer | null;
   /** Bundle name, or null. */
   bundle: string | null;
+  /** Bundle path as resolved (a registry's live bundle), or null. */
+  bundlePath: string | null;
   /** The bundle's PSI reference (its training rows' bins), or null when it has none. */
   drift: DriftReference | null;
+  /** The registry the bundle is the live version of, or null for a plain bundle path. */
+  registry: { dir: string; version: string } | null;
 }
 
 /** A configuration / bundle combination the strategy cannot run with. */
@@ -113,8 +121,22 @@ export async function resolveModel(
       micro: {},
       scorer: null,
       bundle: null,
+      bundlePath: null,
       drift: null,
+      registry: null,
     };
+  }
+  let registry: ModelSetup["registry"] = null;
+  if (await ModelRegistry.isRegistry(path)) {
+    const reg = await ModelRegistry.open(path);
+    const live = await reg.live();
+    if (!live) {
+      throw new MlSetupError(
+        `ml: model registry ${path} has no live version: bitget-bot model promote <version>`,
+      );
+    }
+    registry = { dir: reg.dir, version: live.version };
+    path = live.bundle;
   }
   const meta = await readBundleMeta(path);
   let training: TrainingSection | null = null;
@@ -191,12 +213,35 @@ export async function resolveModel(
     micro,
     scorer,
     bundle: meta.name,
-    // A reference for other columns than the model's is unusable: drift starts after a retrain.
-    drift: meta.drift &&
-        meta.drift.features.map((f) => f.name).join() === meta.featureNames.join()
-      ? DriftReference.fromJSON(meta.drift)
-      : null,
+    bundlePath: path,
+    drift: bundleDrift(meta),
+    registry,
   };
+}
+
+/**
+ * The bundle's PSI reference, or null when it has none. A reference for other columns than the
+ * model's is unusable: drift checks then start from the stream (lifecycle.ts).
+ */
+export function bundleDrift(meta: BundleMeta): DriftReference | null {
+  return meta.drift && meta.drift.features.map((f) => f.name).join() === meta.featureNames.join()
+    ? DriftReference.fromJSON(meta.drift)
+    : null;
+}
+
+/**
+ * Why the bundle `meta` cannot replace the running model of `setup` without a restart (other
+ * inputs or another output kind), or null when it can.
+ */
+export function swapProblem(setup: ModelSetup, meta: BundleMeta): string | null {
+  if (meta.featureNames.join() !== setup.featureNames.join()) {
+    return `its ${meta.featureNames.length} features differ from the running model's ` +
+      `${setup.featureNames.length} (restart the daemon to change the feature set)`;
+  }
+  if (meta.objective.name !== setup.kind) {
+    return `its objective ${meta.objective.name} differs from the running ${setup.kind}`;
+  }
+  return null;
 }
 
 /** Class names of a model this project trains (labels.ts classes; binary = long vs not). */

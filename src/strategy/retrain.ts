@@ -184,8 +184,10 @@ export class WalkForwardRetrainer {
       );
     }
     this.params = retrainParams(label.objective, cfg.params);
-    // Rows with d in [t − window, t] plus the unlabelled tail, one slot of slack.
-    this.cap = Math.floor(cfg.trainWindowMs / label.stepMs) + label.horizon + 2;
+    // Rows with d in [t − window, t] plus the unlabelled tail, one slot of slack; the window is
+    // the longer of the training and drift windows (the lifecycle's PSI reads the same history).
+    const span = Math.max(cfg.trainWindowMs, cfg.driftWindowMs ?? 0);
+    this.cap = Math.floor(span / label.stepMs) + label.horizon + 2;
   }
 
   /** Label end of a row decided at `ts` (ms). */
