@@ -298,6 +298,7 @@ export async function runRetrainBench(o: RetrainBenchOptions): Promise<RetrainBe
   let promotions = 0;
   // The daemon's lifecycle options (src/live/daemon.ts): background work, a worker thread.
   const s = await createMlStrategy(cfg, {
+    reference: "worker",
     lifecycle: {
       background: true,
       train: trainInWorker,

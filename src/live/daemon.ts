@@ -300,6 +300,10 @@ async function runChain(o: DaemonOptions, tel: DaemonTelemetry): Promise<DaemonS
     "raw",
     contracts.specs,
     {
+      // onnxruntime checks the compiled ensemble from its own thread (model/scorer.ts): its
+      // session start-up (~0.7 s, and again for every retrained model) and the audited rows never
+      // hold up a decision; a difference it finds is reported through onError.
+      reference: "worker",
       // Retraining trains on a worker thread and never holds up a decision (lifecycle.ts).
       lifecycle: {
         background: true,

@@ -12,6 +12,7 @@ import { z } from "zod";
 import { VERSION } from "../version.ts";
 import { featureImportance } from "./lightgbm_text.ts";
 import { exportOnnx, type OnnxPrecision } from "./onnx_export.ts";
+import { preparedOf } from "./prepared.ts";
 import { type GbdtModel, numOutputs } from "./tree.ts";
 
 /** A bundle that cannot be read: missing file, invalid JSON, schema violation or hash mismatch. */
@@ -131,10 +132,14 @@ export async function writeBundle(
   const p = bundlePaths(path);
   const precision = info.precision ?? "double";
   // Everything is built and validated in memory first, so bad metadata writes no file.
-  const main = exportOnnx(model, { output: "transformed", precision, producerVersion: VERSION });
+  // Exported by the training worker already (model/prepared.ts): the same bytes, made off the
+  // main thread.
+  const ready = precision === "double" ? preparedOf(model) : undefined;
+  const main = ready?.transformed ??
+    exportOnnx(model, { output: "transformed", precision, producerVersion: VERSION });
   const raw = model.objective.name === "regression"
     ? null
-    : exportOnnx(model, { output: "raw", precision, producerVersion: VERSION });
+    : ready?.raw ?? exportOnnx(model, { output: "raw", precision, producerVersion: VERSION });
   const rawFile: z.infer<typeof OnnxFileSchema> | null = raw
     ? { file: `${p.name}.raw.onnx`, sha256: await sha256Hex(raw), output: "raw", precision }
     : null;

@@ -60,6 +60,31 @@ function nextDown(t: number): number {
 }
 
 /**
+ * What a compiled ensemble is made of: flat typed arrays and flags, no functions, so it crosses a
+ * thread boundary by structured clone (the training worker plans the retrained model's ensemble
+ * off the main thread; {@link ensembleFromPlan} rebuilds the scorer in microseconds).
+ */
+export interface EnsemblePlan {
+  numFeatures: number;
+  width: number;
+  outputName: string;
+  thresholds: number[][];
+  dbl: boolean;
+  softmax: boolean;
+  logistic: boolean;
+  oneWeight: boolean;
+  roots: Int32Array;
+  link: Int32Array;
+  thr: Float64Array;
+  nanTrue: Uint8Array;
+  lStart: Int32Array;
+  lCls: Int32Array;
+  lW: Float64Array;
+  treeCls: Int32Array;
+  leafVal: Float64Array;
+}
+
+/**
  * Compiles the ensemble of an ONNX model, or returns null (with no error) when the graph is not
  * one this module reproduces exactly (see module doc).
  */
@@ -67,6 +92,15 @@ export function compileEnsemble(
   onnx: Uint8Array,
   refused: (reason: string) => void = () => {},
 ): CompiledEnsemble | null {
+  const plan = planEnsemble(onnx, refused);
+  return plan ? ensembleFromPlan(plan) : null;
+}
+
+/** The parse-and-check half of {@link compileEnsemble} (same refusals); null when refused. */
+export function planEnsemble(
+  onnx: Uint8Array,
+  refused: (reason: string) => void = () => {},
+): EnsemblePlan | null {
   const no = (reason: string) => {
     refused(reason);
     return null;
@@ -187,7 +221,6 @@ export function compileEnsemble(
   const lStart = Int32Array.from(leafStart);
   const lCls = Int32Array.from(leafCls);
   const lW = Float64Array.from(leafW);
-  const s = new Float64Array(width);
   const softmax = classifier && post === "SOFTMAX";
   const logistic = classifier && post === "LOGISTIC";
   const nTrees = roots.length;
@@ -219,6 +252,33 @@ export function compileEnsemble(
     width,
     outputName: classifier ? "probabilities" : "scores",
     thresholds,
+    dbl,
+    softmax,
+    logistic,
+    oneWeight,
+    roots,
+    link,
+    thr,
+    nanTrue,
+    lStart,
+    lCls,
+    lW,
+    treeCls,
+    leafVal,
+  };
+}
+
+/** The scorer of a plan ({@link planEnsemble}); no checks repeated. */
+export function ensembleFromPlan(p: EnsemblePlan): CompiledEnsemble {
+  const { numFeatures, width, dbl, softmax, logistic, oneWeight, roots, link, thr, nanTrue } = p;
+  const { lStart, lCls, lW, treeCls, leafVal } = p;
+  const nTrees = roots.length;
+  const s = new Float64Array(width);
+  return {
+    numFeatures,
+    width,
+    outputName: p.outputName,
+    thresholds: p.thresholds,
     scoreRow(rows, row, out, o) {
       s.fill(0);
       const off = row * numFeatures;

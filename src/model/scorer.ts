@@ -7,7 +7,14 @@
  */
 
 import { readBundle } from "./bundle.ts";
-import { type CompiledEnsemble, compileEnsemble } from "./compiled_ensemble.ts";
+import {
+  type CompiledEnsemble,
+  compileEnsemble,
+  ensembleFromPlan,
+  type EnsemblePlan,
+} from "./compiled_ensemble.ts";
+import { preparedOf } from "./prepared.ts";
+import { VERSION } from "../version.ts";
 import { exportOnnx, type OnnxPrecision } from "./onnx_export.ts";
 import { createSession, ort, type OrtInitOptions } from "./ort.ts";
 import { OrtReference } from "./ort_reference.ts";
@@ -180,18 +187,27 @@ export class Scorer {
   }
 
   /** Compiles `onnx` and keeps it only if it equals onnxruntime on the probe rows. */
-  private async attachCompiled(onnx: Uint8Array, enabled: boolean | undefined): Promise<void> {
+  private async attachCompiled(
+    onnx: Uint8Array,
+    enabled: boolean | undefined,
+    prepared?: { plan: EnsemblePlan | null; refusal: string },
+  ): Promise<void> {
     if (enabled === false) {
       this.compiledOff = "disabled";
       return;
     }
     let refusal = "";
     let c: CompiledEnsemble | null;
-    try {
-      c = compileEnsemble(onnx, (r) => refusal = r);
-    } catch (e) {
-      c = null;
-      refusal = `cannot compile: ${(e as Error).message}`;
+    if (prepared) {
+      c = prepared.plan ? ensembleFromPlan(prepared.plan) : null;
+      refusal = prepared.refusal;
+    } else {
+      try {
+        c = compileEnsemble(onnx, (r) => refusal = r);
+      } catch (e) {
+        c = null;
+        refusal = `cannot compile: ${(e as Error).message}`;
+      }
     }
     if (!c || c.width !== this.width || c.outputName !== this.outputName) {
       this.compiledOff = refusal || "output layout differs";
@@ -358,6 +374,7 @@ export class Scorer {
     width: number,
     outputName: string,
     opts: ScorerOptions,
+    prepared?: { plan: EnsemblePlan | null; refusal: string },
   ): Promise<Scorer> {
     // The worker only serves as the reference of a compiled ensemble: rows onnxruntime must score
     // itself are scored inline (a worker round trip per row costs more than the row).
@@ -368,7 +385,7 @@ export class Scorer {
       const wasm = opts.wasmPath === undefined ? undefined : String(opts.wasmPath);
       s.ref = new OrtReference(onnx, outputName, featureNames.length, wasm);
     }
-    await s.attachCompiled(onnx, opts.compiled);
+    await s.attachCompiled(onnx, opts.compiled, prepared);
     if (worker && !s.compiled) {
       s.ref!.close();
       s.ref = null;
@@ -383,10 +400,15 @@ export class Scorer {
     opts: ScorerOptions & { precision?: OnnxPrecision } = {},
   ): Promise<Scorer> {
     const raw = !!opts.raw || model.objective.name === "regression";
-    const onnx = exportOnnx(model, {
+    // Prepared by the training worker (model/prepared.ts): the same bytes, made off this thread.
+    const p = (opts.precision ?? "double") === "double" ? preparedOf(model) : undefined;
+    const onnx = p ? (raw ? p.raw : p.transformed) : exportOnnx(model, {
       output: raw ? "raw" : "transformed",
       precision: opts.precision,
+      producerVersion: VERSION,
     });
+    // The plan is of the graph a regression (raw) or a classifier (transformed) scores with.
+    const planFits = p && raw === (model.objective.name === "regression");
     const width = !raw && model.objective.name === "binary" ? 2 : numOutputs(model);
     return await Scorer.open(
       onnx,
@@ -394,6 +416,7 @@ export class Scorer {
       width,
       raw ? "scores" : "probabilities",
       opts,
+      planFits ? p : undefined,
     );
   }
 

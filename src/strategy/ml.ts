@@ -197,6 +197,9 @@ class MlRunner {
   /** Bundle path of the live model when it came from the registry (a retrain's parent). */
   private liveBundle: string | null = null;
   private lastTime = NaN;
+  /** Compiled-vs-onnxruntime differences already reported (worker reference, see conclude). */
+  private reportedMismatches = 0;
+  private readonly onError: ((e: Error) => void) | undefined;
   scored = 0;
   private scorer: Scorer | null;
   private rule: DecisionRule;
@@ -237,6 +240,7 @@ class MlRunner {
       : null;
     this.liveVersion = setup.scorer ? setup.registry?.version ?? setup.bundle : null;
     this.liveBundle = setup.registry ? setup.bundlePath : null;
+    this.onError = lifecycle.onError;
     const onError = lifecycle.onError ?? ((e: Error) => console.error(e.message));
     this.sync = lifecycle.writeRegistry && setup.registry
       ? RegistrySync.at(setup.registry.dir, cfg.retrain, onError)
@@ -408,6 +412,18 @@ class MlRunner {
     out: Float32Array,
   ): Signal[] | void {
     this.scored++;
+    const sc = this.scorer!;
+    if (sc.counters.mismatches > this.reportedMismatches && this.onError) {
+      // With the reference on its worker, a difference is found after the scores were used:
+      // said at once (the daemon alerts); the scorer has already fallen back to onnxruntime.
+      this.reportedMismatches = sc.counters.mismatches;
+      this.onError(
+        new Error(
+          `model ${this.liveVersion}: compiled scores ${sc.compiledOff}; scoring falls back to ` +
+            `onnxruntime (set strategies.ml.scoring: onnxruntime to skip the compiled ensemble)`,
+        ),
+      );
+    }
     const sym = st.symbol;
     const names = this.outNames;
     for (let k = 0; k < names.length; k++) view.record(sym, names[k], out[k]);
@@ -476,6 +492,7 @@ class MlRunner {
       promote: async (next, version) => {
         const old = this.scorer;
         this.scorer = next;
+        this.reportedMismatches = 0;
         this.modelVersion++;
         this.liveVersion = version;
         if (this.sync) this.liveBundle = await this.sync.bundlePath(version).catch(() => null);
@@ -514,6 +531,7 @@ class MlRunner {
     const old = this.scorer;
     const previous = this.liveVersion;
     this.scorer = next;
+    this.reportedMismatches = 0;
     this.modelVersion++;
     this.liveVersion = version;
     this.liveBundle = bundlePath;

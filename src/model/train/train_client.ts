@@ -8,6 +8,7 @@
 import { spawnWorker } from "../../ops/worker_ctor.ts";
 import { workerUrl } from "../../ops/worker_url.ts";
 import type { GbdtModel } from "../tree.ts";
+import { type PreparedModel, rememberPrepared } from "../prepared.ts";
 import type { TrainData } from "./gbdt.ts";
 import { TrainDataError } from "./objectives.ts";
 import type { TrainParams } from "./params.ts";
@@ -28,8 +29,10 @@ export function trainInWorker(data: TrainData, params: TrainParams): Promise<Gbd
     w.onmessage = (e: MessageEvent) => {
       w.terminate();
       const m = e.data;
-      if (m.ok) resolve(m.model as GbdtModel);
-      else if (m.name === "TrainDataError") reject(new TrainDataError(m.message));
+      if (m.ok) {
+        rememberPrepared(m.model as GbdtModel, m.prepared as PreparedModel);
+        resolve(m.model as GbdtModel);
+      } else if (m.name === "TrainDataError") reject(new TrainDataError(m.message));
       else reject(new Error(`training worker: ${m.name}: ${m.message}`));
     };
     w.onerror = (e) => {
