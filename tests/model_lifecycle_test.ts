@@ -5,6 +5,7 @@
  * and their verdicts, all in the run's events, and no retrain reading a label after its time.
  */
 import assert from "node:assert/strict";
+import { runNoRetrain, wantsBaseline } from "../src/backtest/retrain_baseline.ts";
 import { binOf, DriftReference, psi, PSI_FLOOR } from "../src/model/drift.ts";
 import { runPlan } from "../src/backtest/session.ts";
 import { parseConfig } from "../src/config/config.ts";
@@ -128,6 +129,37 @@ Deno.test("ml backtest with the lifecycle on the 30-day month: drift alarms, dri
       if (e.skipped === null) assert.ok(e.lastLabelEndTs <= e.time && e.lastRowTs <= e.time);
     }
     assert.ok(run.trades.length > 0);
+
+    // Against the same run without retraining (what `backtest` prints beside it): while no
+    // candidate is promoted, the shadows never touch a decision, so the two runs agree exactly
+    // up to the first promotion — and all the way when none was promoted.
+    const plan = {
+      db: db.path,
+      strategy: "ml" as const,
+      symbols: SYMBOLS,
+      from: NaN,
+      to: NaN,
+      config: parseConfig({ strategies: { ml: { retrain } } }),
+      contractsFile: CONTRACTS_JSON,
+    };
+    assert.ok(wantsBaseline(plan));
+    const base = await runNoRetrain(plan);
+    const firstPromotion = of("promoted")[0]?.ts ?? Infinity;
+    const before = (t: { exitTs: number }) => t.exitTs < firstPromotion;
+    const baseRun = await runPlan({
+      ...plan,
+      config: parseConfig({ strategies: { ml: { retrain: { ...retrain, enabled: false } } } }),
+    });
+    assert.deepEqual(baseRun.metrics, base);
+    assert.deepEqual(
+      run.trades.filter(before).map((t) => [t.symbol, t.entryTs, t.exitTs, t.netPnl]),
+      baseRun.trades.filter(before).map((t) => [t.symbol, t.entryTs, t.exitTs, t.netPnl]),
+    );
+    if (firstPromotion === Infinity) assert.deepEqual(run.metrics, base);
+    console.log(
+      `  return ${(run.metrics.totalReturn * 100).toFixed(2)} % with retraining, ` +
+        `${(base.totalReturn * 100).toFixed(2)} % without`,
+    );
   } finally {
     await Deno.remove(db.dir, { recursive: true });
   }

@@ -7,6 +7,13 @@
  * every recorded decision value that changed (exit 1 when any did).
  * Exit codes: 0 done, 1 runtime failure or look-ahead found, 2 usage / config / data error.
  */
+import {
+  type BaselineFigures,
+  figuresOf,
+  formatVersus,
+  runNoRetrain,
+  wantsBaseline,
+} from "../backtest/retrain_baseline.ts";
 import { join } from "node:path";
 import type { TradingStrategy } from "../strategy/types.ts";
 import type { MlStrategy } from "../strategy/ml.ts";
@@ -48,6 +55,8 @@ const USAGE = `usage: bitget-bot backtest <db> [options]
                        backtest.order; recv reproduces a \`run\` from the database it recorded)
   --check-lookahead    rerun on data cut at backtest.lookaheadCuts points; list changed signals
   --no-report          skip report.html
+  --no-retrain-baseline  with ml retraining on, skip the second run without retraining that
+                       the summary, run.json and the report compare against
   --quiet              no summary table
 `;
 
@@ -57,6 +66,7 @@ interface Args {
   lookahead: boolean;
   report: boolean;
   quiet: boolean;
+  baseline: boolean;
 }
 
 class UsageError extends Error {}
@@ -79,6 +89,7 @@ function parse(argv: string[]): Args | "help" {
       order: { type: "string" },
       "check-lookahead": { type: "boolean" },
       "no-report": { type: "boolean" },
+      "no-retrain-baseline": { type: "boolean" },
       quiet: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -139,6 +150,7 @@ function parse(argv: string[]): Args | "help" {
     lookahead: values["check-lookahead"] === true,
     report: values["no-report"] !== true,
     quiet: values.quiet === true,
+    baseline: values["no-retrain-baseline"] !== true,
   };
 }
 
@@ -245,6 +257,11 @@ export async function backtestCommand(argv: string[]): Promise<number> {
   } · ${run.mode}`;
   let la: LookaheadReport | null = null;
   if (a.lookahead) la = await lookahead(run);
+  const base = a.baseline && wantsBaseline(a.plan) ? await runNoRetrain(a.plan) : null;
+  const lifecycle = lifecycleOf(run.trading);
+  const versus = lifecycle && base
+    ? { withRetrain: figuresOf(run.metrics), noRetrain: figuresOf(base) }
+    : null;
   const runInfo = {
     strategy: a.plan.strategy,
     symbols: a.plan.symbols,
@@ -266,7 +283,7 @@ export async function backtestCommand(argv: string[]): Promise<number> {
     risk: a.plan.config.risk,
     strategyConfig: (a.plan.config.strategies as Record<string, unknown>)[a.plan.strategy] ?? null,
     lookahead: la,
-    modelLifecycle: lifecycleOf(run.trading),
+    modelLifecycle: lifecycle && { ...lifecycle, versusNoRetrain: versus },
   };
   await Deno.writeTextFile(join(dir, "run.json"), JSON.stringify(runInfo, null, 2) + "\n");
   if (a.report) {
@@ -288,12 +305,14 @@ export async function backtestCommand(argv: string[]): Promise<number> {
         "latency (ms)": bt.latencyMs,
         sizing: a.plan.config.risk.sizing.method,
         "stop trigger": a.plan.config.risk.stopTrigger,
-        ...lifecycleParams(runInfo.modelLifecycle),
+        ...lifecycleParams(lifecycle),
+        ...(versus ? versusParams(versus.noRetrain) : {}),
       },
     });
   }
   if (!a.quiet) {
     console.log(formatSummary(title, run.metrics));
+    if (versus && base) console.log("\n" + formatVersus(run.metrics, base));
     console.log(
       `\n${run.result.events.toLocaleString("en")} events in ${
         (run.replayMs / 1000).toFixed(2)
@@ -335,6 +354,15 @@ function lifecycleOf(t: TradingStrategy | null) {
     rejected: count("rejected"),
     finalModel: ml.modelVersion,
     events: ev,
+  };
+}
+
+/** Report parameter rows of the run without retraining. */
+function versusParams(b: BaselineFigures): Record<string, string | number> {
+  const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
+  return {
+    "without retraining: return / max drawdown": `${pct(b.totalReturn)} / ${pct(b.maxDrawdown)}`,
+    "without retraining: Sharpe / trades": `${b.sharpe.toFixed(2)} / ${b.trades}`,
   };
 }
 
