@@ -230,6 +230,8 @@ Deno.test({
         "webhook URL not logged",
       );
       assert.match(res.stdout, /model swapped from the registry/);
+      // run.warmup is 0 here; a retraining model's warm-up covers its training window.
+      assert.match(res.stdout, /warm-up extended to the retraining window.*"warmupMs":190000/);
 
       // Every step in the database.
       const ev = rows<{ type: string; version: string | null; detail: string }>(

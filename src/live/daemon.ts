@@ -381,7 +381,20 @@ async function runChain(o: DaemonOptions, tel: DaemonTelemetry): Promise<DaemonS
     if (r.action === "refused") driver.stopEntries();
   });
 
-  const warmed = await warmUp(store, engine, driver, o.symbols, run.warmup, bookChannel, log);
+  // A retraining model needs its whole training window of history, which the warm-up replays
+  // from the database: a restart then retrains on the same rows it would have had (plus the
+  // label horizon, whose rows mature inside the window).
+  const retrain = config.strategies.ml.retrain;
+  const warmMs = ml?.setup && retrain.enabled
+    ? Math.max(run.warmup, retrain.trainWindowMs + (ml.setup.horizonMs || 0))
+    : run.warmup;
+  if (warmMs > run.warmup) {
+    log.info("warm-up extended to the retraining window", {
+      warmupMs: warmMs,
+      trainWindowMs: retrain.trainWindowMs,
+    });
+  }
+  const warmed = await warmUp(store, engine, driver, o.symbols, warmMs, bookChannel, log);
   if (warmed > 0) log.info("warm-up done", { events: warmed });
 
   const recorder = new Recorder({
@@ -402,8 +415,10 @@ async function runChain(o: DaemonOptions, tel: DaemonTelemetry): Promise<DaemonS
     logger: log,
   }, {
     onEvents: (events, key) => {
-      recorder.push(events, key);
+      // The engine first: a recorder batch that fills on this frame is posted to its worker
+      // (a structured clone of the batch) after the decision and its order, not before.
       for (const ev of events) driver.push(ev);
+      recorder.push(events, key);
     },
     onGap: (g) => {
       tel.gap(g.reason);
