@@ -187,6 +187,10 @@ Deno.test({
       const v2 = idx.versions.find((v) => v.version === "v2")!;
       assert.equal(v2.parent, "v1");
       assert.equal(v2.origin, "drift");
+      // The trainer's full parameter set: the config's overrides and the defaults it ran with.
+      assert.equal(v2.params.num_iterations, "20");
+      assert.equal(v2.params.num_leaves, "7");
+      assert.ok("learning_rate" in v2.params && "lambda_l2" in v2.params);
       assert.ok(
         v2.trainingWindow && v2.trainingWindow.endMs > span.seamMs,
         "trained after the seam",

@@ -14,7 +14,8 @@ import type { TrainData } from "../model/train/gbdt.ts";
 import type { GbdtModel } from "../model/tree.ts";
 import { type LifecycleEvent, referenceOf } from "./lifecycle.ts";
 import type { RetrainConfig } from "./ml_config.ts";
-import type { RetrainTrigger } from "./retrain.ts";
+import { retrainParams, type RetrainTrigger } from "./retrain.ts";
+import { paramsToLightGbm } from "../model/train/params.ts";
 
 /** Reason prefix of promotions that came from the registry (not to be written back). */
 export const REGISTRY_REASON = "registry:";
@@ -52,9 +53,8 @@ export class RegistrySync {
     const d = ctx.data;
     const first = d.numRows > 0 ? ctx.ts - this.cfg.trainWindowMs : ctx.ts;
     const window = { startMs: first, endMs: ctx.ts };
-    const params = Object.fromEntries(
-      Object.entries(this.cfg.params).map(([k, v]) => [k, String(v)]),
-    );
+    // Every parameter the trainer ran with (defaults included), LightGBM names and spelling.
+    const params = paramsToLightGbm(retrainParams(model.objective.name, this.cfg.params));
     const entry = await this.registry.register({
       write: async (base) => {
         const b = await writeBundle(base, model, {
@@ -81,7 +81,7 @@ export class RegistrySync {
     }, {
       parent: ctx.parent,
       origin: ctx.trigger,
-      params: this.cfg.params,
+      params,
       by: "daemon",
       reason: `retrained (${ctx.trigger}) on ${d.numRows} rows`,
     });
