@@ -261,17 +261,20 @@ export class OrderManager {
         : formatPrice(spec, req.presetStopSurplusPrice),
       reason: it.reason ?? null,
     });
-    this.o.log.info("order sent", {
-      clientOid,
-      symbol: it.symbol,
-      side: req.side,
-      tradeSide: req.tradeSide,
-      size: req.size,
-      type: req.orderType,
-      reduceOnly: req.reduceOnly,
-      reason: it.reason,
-    });
-    return this.settle(clientOid, () => this.o.venue.placeOrder(req));
+    // Logged once the request is on its way: a log line is a synchronous write that would
+    // otherwise sit between the journal row and the request (tick-to-order).
+    const logSent = () =>
+      this.o.log.info("order sent", {
+        clientOid,
+        symbol: it.symbol,
+        side: req.side,
+        tradeSide: req.tradeSide,
+        size: req.size,
+        type: req.orderType,
+        reduceOnly: req.reduceOnly,
+        reason: it.reason,
+      });
+    return this.settle(clientOid, () => this.o.venue.placeOrder(req), logSent);
   }
 
   /** Sends (via `send`) and books the answer; synchronous when the venue answers synchronously. */
@@ -283,14 +286,17 @@ export class OrderManager {
       | Promise<
         { clientOid: string; orderId: string | null } | Rejection
       >,
+    sent?: () => void,
   ): void | Promise<void> {
     let r;
     this.o.onSend?.(clientOid);
     try {
       r = send();
     } catch (e) {
+      sent?.();
       return this.failed(clientOid, e);
     }
+    sent?.();
     if (r instanceof Promise) {
       return this.track(
         r.then((x) => this.answered(clientOid, x), (e) => this.failed(clientOid, e)),
