@@ -121,6 +121,18 @@ Deno.test("model registry: register, list, promote, rollback, reject, errors, co
   await p;
   assert.equal((await registry.read()).live, "v4");
 
+  // Pruning keeps the newest rejected bundles' files; the records stay; pruned ones cannot go live.
+  for (const v of ["v5", "v6"]) await registry.reject(v, `worse ${v}`);
+  assert.deepEqual(await registry.pruneRejected(1), ["v5"]);
+  idx = await registry.read();
+  assert.deepEqual(idx.versions.filter((v) => v.pruned).map((v) => v.version), ["v5"]);
+  await assert.rejects(Deno.stat(`${reg}/v5`), Deno.errors.NotFound);
+  assert.ok((await Deno.stat(`${reg}/v6`)).isDirectory);
+  assert.equal(idx.versions.find((v) => v.version === "v5")!.reason, "worse v5");
+  await assert.rejects(registry.promote("v5"), /v5 was pruned/);
+  r = await cli(["list", "--registry", reg]);
+  assert.match(r.out, /v5 +rejected \(pruned\)/);
+
   // A corrupt index is named, not overwritten.
   await Deno.writeTextFile(`${reg}/index.json`, "{ not json");
   r = await cli(["list", "--registry", reg]);

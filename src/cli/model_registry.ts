@@ -37,7 +37,7 @@ function metricText(e: RegistryEntry): string {
 function table(entries: RegistryEntry[], live: string | null): string {
   const rows = entries.map((e) => [
     (e.version === live ? "* " : "  ") + e.version,
-    e.status,
+    e.pruned ? `${e.status} (pruned)` : e.status,
     e.parent ?? "-",
     e.origin,
     e.registeredAt.replace(/\.\d{3}Z$/, "Z"),

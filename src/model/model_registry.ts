@@ -58,6 +58,8 @@ const EntrySchema = z.object({
   reason: z.string().nullable(),
   /** Shadow metrics of the verdict (candidate and live), when one was made. */
   shadow: z.record(z.unknown()).nullable(),
+  /** The bundle's files were deleted by {@link ModelRegistry.pruneRejected}; the record stays. */
+  pruned: z.boolean().optional(),
 });
 export type RegistryEntry = z.infer<typeof EntrySchema>;
 
@@ -317,6 +319,31 @@ export class ModelRegistry {
   }
 
   /**
+   * Deletes the bundle files of all but the newest `keep` rejected versions (their entries stay,
+   * marked `pruned`, with the verdict's reason and metrics): a daemon retraining every 15 min
+   * rejects up to 96 models a day. Live, retired (rollback targets) and candidate versions are
+   * never touched.
+   * @returns the versions pruned now.
+   */
+  async pruneRejected(keep: number): Promise<string[]> {
+    const gone: string[] = [];
+    await this.change((idx) => {
+      const rejected = idx.versions.filter((v) => v.status === "rejected" && !v.pruned);
+      for (const v of rejected.slice(0, Math.max(0, rejected.length - keep))) {
+        v.pruned = true;
+        gone.push(v.version);
+      }
+      return null;
+    });
+    // Files go after the index says so: a crash in between leaves files nobody names, not a
+    // name without files.
+    for (const v of gone) {
+      await Deno.remove(`${this.dir}/${v}`, { recursive: true }).catch(() => {});
+    }
+    return gone;
+  }
+
+  /**
    * Makes the version live again that was live before the current one (the `previous` of the
    * promotion that made the current one live). @returns { from, to }.
    * @throws RegistryError when nothing is live or there is no earlier live version.
@@ -346,6 +373,7 @@ export class ModelRegistry {
     reason: string | null,
   ): string | null {
     const e = this.entry(idx, version);
+    if (e.pruned) throw new RegistryError(`${version} was pruned (its bundle files are deleted)`);
     const previous = idx.live;
     if (previous === version) return previous;
     if (previous) this.entry(idx, previous).status = "retired";

@@ -17,6 +17,9 @@ import type { RetrainConfig } from "./ml_config.ts";
 import { retrainParams, type RetrainTrigger } from "./retrain.ts";
 import { paramsToLightGbm } from "../model/train/params.ts";
 
+/** Rejected versions whose bundle files are kept (older ones: the record only). */
+export const KEEP_REJECTED = 20;
+
 /** Reason prefix of promotions that came from the registry (not to be written back). */
 export const REGISTRY_REASON = "registry:";
 
@@ -104,6 +107,7 @@ export class RegistrySync {
         if (shadow) await this.registry.annotate(e.version, shadow, null);
       } else {
         await this.registry.reject(e.version, e.reason, shadow);
+        await this.registry.pruneRejected(KEEP_REJECTED);
       }
     }).catch((err) => this.onError(err as Error));
   }
