@@ -85,7 +85,10 @@ export type RetrainConfig = z.infer<typeof RetrainSchema>;
 
 /** The `ml` strategy settings. */
 export const MlConfigSchema = z.object({
-  /** Model bundle (`models/<name>`, or its .json); null = none (needs retrain with a label). */
+  /**
+   * Model bundle (`models/<name>`, or its .json), or a model registry folder (its live version,
+   * model/model_registry.ts); null = none (needs retrain with a label).
+   */
   model: z.string().min(1).nullable().default("models/default"),
   /** Classifiers: minimum probability of the entered side. */
   minProb: z.number().min(0).max(1).default(0.4),
