@@ -19,7 +19,7 @@ COPY --from=build /bitget-bot /opt/bitget-bot/bitget-bot
 COPY --from=build --chown=nonroot:nonroot /src/config.yaml /var/lib/bitget-bot/config.yaml
 WORKDIR /var/lib/bitget-bot
 # The binary's baked permissions are relative to this working directory (data/, models/, …).
-VOLUME ["/var/lib/bitget-bot/data"]
+VOLUME ["/var/lib/bitget-bot/data", "/var/lib/bitget-bot/models"]
 USER nonroot
 ENTRYPOINT ["/opt/bitget-bot/bitget-bot"]
 CMD ["collect", "--config", "config.yaml"]
