@@ -205,6 +205,7 @@ Deno.test({
         onAdopted: (v, prev) => adopted.push(`${prev}→${v}`),
         onError: (m) => errors.push(m),
       }, 3_600_000);
+      await w.ready();
       await w.poll();
       assert.deepEqual([adopted, errors], [[], []], "no change, nothing done");
 
@@ -222,6 +223,15 @@ Deno.test({
       assert.equal(s.modelVersion, "v3");
       await w.poll(); // the same pointer again: nothing to do
       assert.deepEqual(adopted, ["v1→v3"]);
+      // A promotion the daemon itself wrote is not acted on (it trades that model already); a
+      // hand rollback right after it, before the next poll, is.
+      await reg.promote("v1", "daemon", "shadow verdict");
+      await w.poll();
+      assert.deepEqual(adopted, ["v1→v3"]);
+      await reg.promote(v3.version, "daemon", "shadow verdict");
+      await reg.rollback();
+      await w.poll();
+      assert.deepEqual(adopted, ["v1→v3", "v3→v1"]);
       await w.stop();
     } finally {
       await s.close();

@@ -13,13 +13,13 @@
  * `model rollback`) is picked up by the running daemon without a restart.
  *
  * Settings sized to 8-minute recordings: drift checked every 15 s over the last 4 min (240 one-
- * second rows); psiThreshold 8, not the production 0.25: 240 rows of strongly autocorrelated 1 s
+ * second rows); psiThreshold 6, not the production 0.25: 240 rows of strongly autocorrelated 1 s
  * features (60 s rolling windows, a spread that is one tick most of the time) are only a few
  * independent samples, so PSI against their own market already reaches 3–4 (measured on the 2023
  * half: 3.05 for the largest 240 s window against all of 2023, 4.06 once against v1's training
- * split), while in the 2024 half the funding rate (a settlement falls inside it) and the basis
- * leave the training bins altogether (PSI 18 and 8.3). funding_time_min, a clock, is excluded by
- * the default driftExclude.
+ * split), while in the 2024 half the spread, depth and basis features pass 6 about 3.5 min after
+ * the seam (8.3–8.5 a minute later). The funding features are excluded by the default
+ * driftExclude (they move on the 8 h funding cycle).
  */
 import assert from "node:assert/strict";
 // deno-lint-ignore no-import-prefix
@@ -130,9 +130,9 @@ strategies:
       params: { num_iterations: 20, num_leaves: 7, min_data_in_leaf: 10 }
       driftWindowMs: 4m
       driftCheckMs: 15s
-      psiThreshold: 8
+      psiThreshold: 6
       sharpeThreshold: null
-      minIntervalMs: 60s
+      minIntervalMs: 10m
       shadowForMs: 60s
       minShadowRows: 30
 `;
@@ -152,7 +152,7 @@ Deno.test({
     const v1 = await reg.register(bundle, { promote: true });
     assert.equal(v1.version, "v1");
     const rec = `${dir}/rec.jsonl`;
-    const span = await writeBackToBack(rec, 330);
+    const span = await writeBackToBack(rec, 400);
 
     const hooks: Record<string, unknown>[] = [];
     const hook = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
@@ -221,9 +221,16 @@ Deno.test({
         ? await modelCommand(["rollback", "--registry", regDir])
         : await modelCommand(["promote", "v2", "--registry", regDir]);
       assert.equal(code, 0);
-      await waitFor(`the daemon trading ${target}`, async () => {
-        return value(await scrape(port), "bitget_bot_model_info", { version: target }) === 1;
-      }, 20_000);
+      try {
+        await waitFor(`the daemon trading ${target}`, async () => {
+          return value(await scrape(port), "bitget_bot_model_info", { version: target }) === 1;
+        }, 20_000);
+      } catch (e) {
+        p.child.kill("SIGTERM");
+        const o = await p.done;
+        const lines = o.stdout.split("\n").filter((l) => /model|registry/.test(l));
+        throw new Error(`${(e as Error).message}\n${lines.slice(-15).join("\n")}`);
+      }
 
       await new Promise((r) => setTimeout(r, 300));
       p.child.kill("SIGTERM");
@@ -252,7 +259,7 @@ Deno.test({
         types.join(),
       );
       const drift = JSON.parse(ev[iDrift].detail) as { features: { name: string; psi: number }[] };
-      assert.ok(drift.features[0].psi > 8, "the alarm names a feature above the threshold");
+      assert.ok(drift.features[0].psi > 6, "the alarm names a feature above the threshold");
       assert.ok(ev.some((e, i) => i > iVerdict && e.type === "promoted" && e.version === target));
 
       // The alerts.
@@ -263,8 +270,8 @@ Deno.test({
         features: { name: string; psi: number }[];
         threshold: number;
       };
-      assert.equal(da.threshold, 8);
-      assert.ok(da.features.length > 0 && da.features[0].psi > 8);
+      assert.equal(da.threshold, 6);
+      assert.ok(da.features.length > 0 && da.features[0].psi > 6);
 
       // The registry's history: v1 registered and promoted, v2 by the daemon, then by hand.
       const h = (await reg.read()).history.map((x) => `${x.action}:${x.version}:${x.by}`);

@@ -57,11 +57,18 @@ export const RetrainSchema = z.object({
   psiThreshold: z.number().positive().default(0.25),
   psiBins: z.number().int().min(2).max(100).default(10),
   /**
-   * Features whose PSI raises no alarm (still measured and exported). Default: the countdown to
-   * the next funding, a clock that covers its whole 8 h cycle only in windows of 8 h, so any
-   * shorter window of it looks drifted.
+   * Features whose PSI raises no alarm (still measured and exported). Default: the funding
+   * features, which move on Bitget's 8 h funding cycle — the countdown to the next funding (a
+   * clock), the last settled rate (a step every 8 h) and the predicted rate (drifts within the
+   * cycle and resets at each settlement). A window shorter than the cycle sees one or two of
+   * their values and always looks drifted: on the 30-day month with the defaults, every drift
+   * alarm named funding_settled_bps (PSI ≈ 5).
    */
-  driftExclude: z.array(z.string().min(1)).default(["funding_time_min"]),
+  driftExclude: z.array(z.string().min(1)).default([
+    "funding_time_min",
+    "funding_settled_bps",
+    "funding_rate_bps",
+  ]),
   /**
    * Performance decay: the Sharpe ratio (mean / standard deviation, per decision, after costs)
    * of the live model's last sharpeWindow matured entry decisions; below sharpeThreshold it
