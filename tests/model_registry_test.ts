@@ -7,14 +7,11 @@
  */
 import assert from "node:assert/strict";
 import { modelCommand } from "../src/cli/model.ts";
-import { parseTrainArgs, runTrain } from "../src/cli/train.ts";
 import { readBundle } from "../src/model/bundle.ts";
 import { ModelRegistry, RegistryError } from "../src/model/model_registry.ts";
 import { ModelWatch } from "../src/live/model_watch.ts";
 import { createMlStrategy, parseMlConfig } from "../src/strategy/ml.ts";
-import { importCsv } from "../src/store/import_csv.ts";
-import { Store } from "../src/store/store.ts";
-import { SHARED } from "./helpers/collect_harness.ts";
+import { microDb2023, trainMicro } from "./helpers/micro_2023.ts";
 
 const DEFAULT = new URL("../models/default", import.meta.url).pathname;
 
@@ -143,47 +140,11 @@ Deno.test("model registry: register, list, promote, rollback, reject, errors, co
 
 /** A micro bundle (other features than the shipped candle model) trained on real 2023 data. */
 async function microBundle(dir: string): Promise<string> {
-  const db = `${dir}/m.db`;
-  const store = Store.open(db, { create: true });
-  try {
-    const d = `${SHARED}data/`;
-    await importCsv(
-      store,
-      `${d}binance_usdm_BTCUSDT_20230404T2358_book15_1s.csv`,
-      "book15-1s",
-      "BTCUSDT",
-    );
-    await importCsv(
-      store,
-      `${d}binance_usdm_BTCUSDT_20230404T2358_trades_1s.csv`,
-      "trades-1s",
-      "BTCUSDT",
-    );
-  } finally {
-    store.close();
-  }
-  const o = parseTrainArgs([
-    db,
-    "--features",
-    "micro",
-    "--symbols",
-    "BTCUSDT",
-    "--horizon",
-    "10",
-    "--fee-bps",
-    "0",
-    "--slippage-bps",
-    "0",
-    "--spread-bps",
-    "0",
-    "--out",
-    `${dir}/micro`,
+  await microDb2023(`${dir}/m.db`);
+  return await trainMicro(`${dir}/m.db`, `${dir}/micro`, [
     "num_iterations=3",
     "min_data_in_leaf=5",
   ]);
-  if (o === "help") throw new Error("help");
-  await runTrain({ ...o, log: () => {} });
-  return `${dir}/micro`;
 }
 
 Deno.test({

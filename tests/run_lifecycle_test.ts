@@ -22,9 +22,6 @@
  * driftExclude (they move on the 8 h funding cycle).
  */
 import assert from "node:assert/strict";
-// deno-lint-ignore no-import-prefix
-import parsePrometheusTextFormat from "npm:parse-prometheus-text-format@1.1.1";
-import { parseTrainArgs, runTrain } from "../src/cli/train.ts";
 import { modelCommand } from "../src/cli/model.ts";
 import { readBundle } from "../src/model/bundle.ts";
 import { ModelRegistry } from "../src/model/model_registry.ts";
@@ -39,25 +36,8 @@ import {
   waitFor,
 } from "./helpers/collect_harness.ts";
 import { liveSim, rows, runConfigYaml, simUrls, spawnRun } from "./helpers/run_harness.ts";
-
-interface Family {
-  name: string;
-  metrics: { labels?: Record<string, string>; value?: string }[];
-}
-const parse = parsePrometheusTextFormat as unknown as (text: string) => Family[];
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-async function scrape(port: number): Promise<Map<string, Family>> {
-  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
-  assert.equal(res.status, 200);
-  return new Map(parse(await res.text()).map((f) => [f.name, f]));
-}
+import { type Family, freePort, scrape } from "./helpers/prometheus.ts";
+import { trainMicro } from "./helpers/micro_2023.ts";
 
 function value(f: Map<string, Family>, name: string, labels: Record<string, string>): number {
   const m = f.get(name)?.metrics.find((x) =>
@@ -91,29 +71,11 @@ async function trainV1(dir: string): Promise<string> {
   } finally {
     await s0.close();
   }
-  const opts = parseTrainArgs([
-    db,
-    "--features",
-    "micro",
-    "--symbols",
-    "BTCUSDT",
-    "--horizon",
-    "10",
-    "--fee-bps",
-    "0",
-    "--slippage-bps",
-    "0",
-    "--spread-bps",
-    "0",
-    "--out",
-    `${dir}/bundles/btc_micro`,
+  return await trainMicro(db, `${dir}/bundles/btc_micro`, [
     "num_iterations=20",
     "num_leaves=7",
     "min_data_in_leaf=10",
   ]);
-  if (opts === "help") throw new Error("help");
-  await runTrain({ ...opts, log: () => {} });
-  return `${dir}/bundles/btc_micro`;
 }
 
 const LIFECYCLE_YAML = (registry: string) => `

@@ -7,9 +7,7 @@
  * journal. The webhook URL carries a token that must appear in no log line.
  */
 import assert from "node:assert/strict";
-// Test-only, so pinned here rather than in deno.json's imports (which the binary ships with).
-// deno-lint-ignore no-import-prefix
-import parsePrometheusTextFormat from "npm:parse-prometheus-text-format@1.1.1";
+import { type Family, freePort, scrape } from "./helpers/prometheus.ts";
 import { DatabaseSync } from "node:sqlite";
 import { SAMPLE, spawnCollector, testConfig, waitFor } from "./helpers/collect_harness.ts";
 import {
@@ -21,27 +19,6 @@ import {
   TEST_ENV,
 } from "./helpers/run_harness.ts";
 import { sim } from "./helpers/collect_harness.ts";
-
-interface Family {
-  name: string;
-  type: string;
-  metrics: { labels?: Record<string, string>; value?: string; count?: string }[];
-}
-const parse = parsePrometheusTextFormat as unknown as (text: string) => Family[];
-
-/** A free loopback port (bound, then released for the daemon). */
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-async function scrape(port: number): Promise<Map<string, Family>> {
-  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
-  assert.equal(res.status, 200);
-  return new Map(parse(await res.text()).map((f) => [f.name, f]));
-}
 
 /** Sum of a family's sample values whose labels include `match`. */
 function sum(f: Map<string, Family>, name: string, match: Record<string, string> = {}): number {

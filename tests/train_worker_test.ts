@@ -13,27 +13,14 @@ import { Scorer } from "../src/model/scorer.ts";
 import { train, type TrainData } from "../src/model/train/gbdt.ts";
 import { trainInWorker } from "../src/model/train/train_client.ts";
 import { retrainParams } from "../src/strategy/retrain.ts";
-import { importCsv } from "../src/store/import_csv.ts";
 import { Store } from "../src/store/store.ts";
-import { SHARED } from "./helpers/collect_harness.ts";
+import { microDb2023 } from "./helpers/micro_2023.ts";
 
 async function rows(dir: string): Promise<TrainData> {
   const db = `${dir}/m.db`;
-  const store = Store.open(db, { create: true });
+  await microDb2023(db);
+  const store = Store.open(db, { readonly: true });
   try {
-    const d = `${SHARED}data/`;
-    await importCsv(
-      store,
-      `${d}binance_usdm_BTCUSDT_20230404T2358_book15_1s.csv`,
-      "book15-1s",
-      "BTCUSDT",
-    );
-    await importCsv(
-      store,
-      `${d}binance_usdm_BTCUSDT_20230404T2358_trades_1s.csv`,
-      "trades-1s",
-      "BTCUSDT",
-    );
     const ds = buildDataset(store, {
       features: "micro",
       symbols: ["BTCUSDT"],

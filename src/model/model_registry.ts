@@ -209,7 +209,6 @@ export class ModelRegistry {
       if (typeof src === "string") {
         const p = bundlePaths(src);
         const meta = await readBundleMeta(src);
-        await readBundle(src); // hash check of the scoring graph
         base = `${folder}/${p.name}`;
         const from = p.base.slice(0, p.base.length - p.name.length);
         for (const f of [meta.onnx.file, meta.rawOnnx?.file].filter((x): x is string => !!x)) {
@@ -220,6 +219,7 @@ export class ModelRegistry {
         base = `${folder}/model`;
         await src.write(base);
       }
+      // The hash check of the copy (or of the bundle just written).
       const { meta } = await readBundle(base);
       const training = await trainingOf(base);
       const now = new Date().toISOString();

@@ -118,8 +118,18 @@ export interface LifecycleHooks {
    */
   register?: (
     model: GbdtModel,
-    ctx: { trigger: RetrainTrigger; ts: number; parent: string | null; data: TrainData },
+    ctx: RetrainContext,
   ) => Promise<string>;
+}
+
+/** A retrain's circumstances, for {@link LifecycleHooks.register}. */
+export interface RetrainContext {
+  trigger: RetrainTrigger;
+  ts: number;
+  parent: string | null;
+  data: TrainData;
+  /** PSI reference of the training rows (computed once, for the lifecycle and the bundle). */
+  reference: DriftReference;
 }
 
 interface Candidate {
@@ -334,7 +344,8 @@ export class ModelLifecycle {
     const r = await this.rt.retrain(now, trigger, this.hooks.train);
     const entry = this.rt.log[this.rt.log.length - 1];
     let version: string | null = null;
-    if (r) {
+    const reference = r ? referenceOf(r.data, this.cfg.psiBins) : null;
+    if (r && reference) {
       ++this.retrains;
       version = this.hooks.register
         ? await this.hooks.register(r.model, {
@@ -342,6 +353,7 @@ export class ModelLifecycle {
           ts: now,
           parent: this.liveVersion,
           data: r.data,
+          reference,
         })
         : `r${this.retrains}`;
     }
@@ -355,9 +367,8 @@ export class ModelLifecycle {
       trainMs: Math.round(entry.trainMs),
       skipped: entry.skipped,
     });
-    if (!r || !version) return;
+    if (!r || !version || !reference) return;
     const scorer = await this.hooks.makeScorer(r.model);
-    const reference = referenceOf(r.data, this.cfg.psiBins);
     const live = this.hooks.live().scorer;
     if (!live || this.cfg.shadowForMs <= 0) {
       await this.swap({ scorer, version, reference, fromTs: now, untilTs: now }, now, {

@@ -10,11 +10,10 @@
  */
 import { writeBundle } from "../model/bundle.ts";
 import { ModelRegistry } from "../model/model_registry.ts";
-import type { TrainData } from "../model/train/gbdt.ts";
 import type { GbdtModel } from "../model/tree.ts";
-import { type LifecycleEvent, referenceOf } from "./lifecycle.ts";
+import type { LifecycleEvent, RetrainContext } from "./lifecycle.ts";
 import type { RetrainConfig } from "./ml_config.ts";
-import { retrainParams, type RetrainTrigger } from "./retrain.ts";
+import { retrainParams } from "./retrain.ts";
 import { paramsToLightGbm } from "../model/train/params.ts";
 
 /** Rejected versions whose bundle files are kept (older ones: the record only). */
@@ -45,7 +44,7 @@ export class RegistrySync {
    */
   async registerRetrain(
     model: GbdtModel,
-    ctx: { trigger: RetrainTrigger; ts: number; parent: string | null; data: TrainData },
+    ctx: RetrainContext,
     parentBundle: string | null,
   ): Promise<string> {
     const parentJson = parentBundle ? await readJson(`${parentBundle}.json`) : null;
@@ -65,7 +64,7 @@ export class RegistrySync {
           label: parentMeta?.label ?? null,
           trainingWindow: window,
           source: `bitget-bot run retrain (${ctx.trigger}) of ${ctx.parent ?? "no model"}`,
-          drift: referenceOf(d, this.cfg.psiBins).toJSON(),
+          drift: ctx.reference.toJSON(),
         });
         if (training) {
           const t = {
